@@ -1,0 +1,1 @@
+"""SyntheticCTLib: synthetic CT volumes from label maps (pure Python; reuses LowDoseRobustnessLib's simulator)."""
