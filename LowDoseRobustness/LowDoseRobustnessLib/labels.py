@@ -1,0 +1,48 @@
+"""Label names that travel with a label map.
+
+A label map ``seg.nii.gz`` carries its names in a sidecar ``seg.labels.json``:
+``{"1": "spleen", "2": "kidney_right", ...}`` (0 is background and is not listed).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+LabelNames = dict[int, str]
+
+_IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".seg.nrrd", ".mha", ".mhd")
+
+
+def sidecar_path(label_map_path: str | Path) -> Path:
+    """``seg.nii.gz`` -> ``seg.labels.json`` (also for .nrrd/.mha; a folder gets ``labels.json`` inside)."""
+    path = Path(label_map_path)
+    if path.is_dir():
+        return path / "labels.json"
+    name = path.name
+    for suffix in sorted(_IMAGE_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return path.with_name(name + ".labels.json")
+
+
+def write_label_names(label_map_path: str | Path, names: LabelNames) -> Path:
+    """Write the sidecar of a label map."""
+    path = sidecar_path(label_map_path)
+    path.write_text(json.dumps({str(int(k)): v for k, v in sorted(names.items())}, indent=1))
+    return path
+
+
+def read_label_names(label_map_path: str | Path) -> LabelNames:
+    """Names from the sidecar of a label map; empty when there is none."""
+    path = sidecar_path(label_map_path)
+    if not path.exists():
+        return {}
+    return {int(k): str(v) for k, v in json.loads(path.read_text()).items()}
+
+
+def totalsegmentator_names(task: str = "total") -> LabelNames:
+    """TotalSegmentator's class map for ``task`` (needs the ``totalsegmentator`` package)."""
+    from totalsegmentator.map_to_binary import class_map
+
+    return {int(k): str(v) for k, v in class_map[task].items()}
