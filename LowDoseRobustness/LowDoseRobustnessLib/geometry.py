@@ -112,3 +112,10 @@ def fast_geometry(**overrides) -> ScanGeometry:
 
 
 PRESETS = {"clinical": clinical_geometry, "fast": fast_geometry}
+
+
+def helical_table_positions_mm(geometry: ScanGeometry, n_views_total: int) -> np.ndarray:
+    """Source z-positions (mm) for a helical scan, centred on the volume: feed = pitch x collimation per turn."""
+    collimation_mm = geometry.detector_rows * geometry.detector_row_mm / geometry.magnification
+    feed_per_view = geometry.helical_pitch * collimation_mm / geometry.n_views
+    return (np.arange(n_views_total) - (n_views_total - 1) / 2) * feed_per_view

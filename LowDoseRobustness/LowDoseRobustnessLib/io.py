@@ -48,7 +48,7 @@ def write_volume(volume: Volume, path: str | Path, overwrite: bool = False) -> P
     """Write to NIfTI/NRRD/MHA (by extension); refuses to replace an existing file unless ``overwrite``."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True (CLI: --overwrite) to replace it")
+        raise FileExistsError(f"{path} already exists; pass overwrite=True (CLI: --overwrite) to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     sitk.WriteImage(to_sitk(volume), str(path), useCompression=True)
     return path

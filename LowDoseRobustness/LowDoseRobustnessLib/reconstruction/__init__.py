@@ -1,0 +1,30 @@
+"""Registry of reconstruction methods. Adding one: a function with the :data:`Reconstructor`
+signature in its own module, plus one line in :data:`RECONSTRUCTORS`.
+
+A reconstructor takes line integrals ``[view, row, column]``, the projector bound to the
+geometry, the expected counts per ray (the statistical weights 1/var(l) of a
+Poisson measurement; None when unknown) and the method's options; it returns
+attenuation ``[z, y, x]`` in 1/mm.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..volume import InputError
+from .fbp import reconstruct_fbp
+
+Reconstructor = Callable[..., np.ndarray]
+
+RECONSTRUCTORS: dict[str, Reconstructor] = {
+    "fbp": reconstruct_fbp,
+}
+
+
+def get_reconstructor(name: str) -> Reconstructor:
+    """The reconstruction method called ``name``, or a clear error listing the choices."""
+    try:
+        return RECONSTRUCTORS[name]
+    except KeyError:
+        raise InputError(f"unknown reconstruction {name!r}; choose one of {', '.join(RECONSTRUCTORS)}") from None

@@ -1,0 +1,10 @@
+"""Filtered backprojection (FBP per slice in fan mode, FDK for cone beams) through the projector."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def reconstruct_fbp(line_integrals: np.ndarray, projector, counts: np.ndarray | None = None,
+                    filter_name: str = "ram-lak") -> np.ndarray:
+    """Analytic reconstruction with the ramp filter ``filter_name``; ``counts`` are not used."""
+    return projector.reconstruct_fbp(line_integrals, filter_name=filter_name)
