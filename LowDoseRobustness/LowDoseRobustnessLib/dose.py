@@ -35,8 +35,10 @@ def check_incident_flux(incident_flux) -> np.ndarray:
 
 
 def mean_counts(line_integrals: np.ndarray, incident_flux) -> np.ndarray:
-    """Expected counts n = I0 exp(-l) (Beer's law, eq. 1)."""
-    return check_incident_flux(incident_flux) * np.exp(-np.asarray(line_integrals, dtype=np.float64))
+    """Expected counts n = I0 exp(-l) (Beer's law, eq. 1), in the precision of ``line_integrals``."""
+    line_integrals = np.asarray(line_integrals)
+    dtype = line_integrals.dtype if line_integrals.dtype == np.float32 else np.float64
+    return check_incident_flux(incident_flux).astype(dtype) * np.exp(-line_integrals.astype(dtype, copy=False))
 
 
 def line_integrals_from_counts(counts: np.ndarray, incident_flux) -> np.ndarray:
@@ -80,15 +82,17 @@ def thin_counts(counts: np.ndarray, dose_fraction: float, rng: np.random.Generat
 
 
 def additional_line_integral_sd(line_integrals: np.ndarray, incident_flux, dose_fraction: float,
-                                electronic_noise_sd: float = 0.0) -> np.ndarray:
+                                electronic_noise_sd: float = 0.0, retained_fraction: float = 1.0) -> np.ndarray:
     """SD of the noise that turns full-dose line integrals into dose-``d`` ones.
 
     Linearising l = ln(I0/n): var(l) = var(n) / nbar^2. At dose d, nbar = d I0 exp(-l) and
-    var(n) = nbar + sigma_e^2, so var_d(l) = 1/(d I0 e^-l) + sigma_e^2/(d I0 e^-l)^2. The image
-    already holds the full-dose part, so the additional variance is
-    (1/d - 1) / (I0 e^-l) + sigma_e^2 (1/d^2 - 1) / (I0 e^-l)^2.
+    var(n) = nbar + sigma_e^2, so var_d(l) = 1/(d I0 e^-l) + sigma_e^2/(d I0 e^-l)^2. Of the
+    full-dose part the data still hold a fraction ``retained_fraction`` (1 for measured data),
+    so the additional variance is
+    (1/d - r) / (I0 e^-l) + sigma_e^2 (1/d^2 - r) / (I0 e^-l)^2.
     """
     d = check_dose_fraction(dose_fraction)
     counts = mean_counts(line_integrals, incident_flux)
-    variance = (1.0 / d - 1.0) / counts + electronic_noise_sd ** 2 * (1.0 / d ** 2 - 1.0) / counts ** 2
-    return np.sqrt(variance).astype(np.float32)
+    variance = ((1.0 / d - retained_fraction) / counts
+                + electronic_noise_sd ** 2 * (1.0 / d ** 2 - retained_fraction) / counts ** 2)
+    return np.sqrt(np.maximum(variance, 0.0)).astype(np.float32)

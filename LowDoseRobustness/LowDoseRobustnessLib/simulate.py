@@ -47,6 +47,7 @@ class SimulationSettings:
     reconstruction: str = "fbp"
     reconstruction_options: dict = field(default_factory=lambda: {"filter_name": "ram-lak"})
     mu_water_per_mm: float = MU_WATER_PER_MM
+    noise_compensation: bool = True
 
     def scan_geometry(self, volume: Volume) -> ScanGeometry:
         """The geometry for ``volume``: the preset or given geometry, detector fitted to the volume."""
@@ -74,31 +75,63 @@ def simulate_dose_series(volume: Volume, dose_fractions: Sequence[float], settin
                          cancel: Optional[CancelCheck] = None) -> dict[float, Volume]:
     """Reconstructions in HU at each dose fraction, plus the 100 % reference under key 1.0.
 
-    Noise insertion: the full-dose image already holds noise of variance 1/(I0 e^-p) per
-    line integral p, so Gaussian noise of the *additional* variance
-    (1/d - 1)/(I0 e^-p) (+ electronic term, :func:`dose.additional_line_integral_sd`) is
-    added to the reprojected line integrals. Same seed, same output.
+    The input already holds full-dose noise, but reprojection + reconstruction keeps only a
+    fraction ``retention`` (alpha^2 < 1) of its variance (:func:`noise_variance_retention`).
+    Gaussian noise of variance (1/d - alpha^2) / (I0 e^-p) per line integral p (plus the
+    electronic term, :func:`dose.additional_line_integral_sd`) is therefore added, so the
+    output holds the noise of a dose-``d`` scan, the 100 % reference included
+    (``settings.noise_compensation=False`` assumes alpha^2 = 1: only (1/d - 1) is added and
+    the reference gets none). Same seed, same output.
     """
     check_ct_numbers(volume.array)
     doses = sorted({check_dose_fraction(d) for d in dose_fractions} | {1.0}, reverse=True)
-    steps = Progress(2 + len(doses), progress, cancel)
-    steps.step("building the projector")
+    steps = Progress(3 + len(doses), progress, cancel)
     projector = projector or make_projector(volume, settings)
+    steps.step("projector ready")
     reconstruct = get_reconstructor(settings.reconstruction)
     line_integrals = projector.forward_project(hu_to_mu(volume.array, settings.mu_water_per_mm))
     steps.step("forward projection done")
     flux = np.float32(check_incident_flux(settings.incident_flux))
+    retention = noise_variance_retention(volume, settings, seed) if settings.noise_compensation else 1.0
+    steps.step(f"reprojection keeps {retention:.0%} of the input's noise variance")
     outputs = {}
     for dose in doses:
         noisy = line_integrals
-        if dose < 1.0:
-            sd = additional_line_integral_sd(line_integrals, flux, dose, settings.electronic_noise_sd)
+        if 1.0 / dose - retention > 0:
+            sd = additional_line_integral_sd(line_integrals, flux, dose, settings.electronic_noise_sd, retention)
             noisy = line_integrals + sd * _dose_rng(seed, dose).standard_normal(sd.shape, dtype=np.float32)
         mu = reconstruct(noisy, projector, counts=dose * mean_counts(line_integrals, flux),
                          **settings.reconstruction_options)
         outputs[dose] = volume.with_array(mu_to_hu(mu, settings.mu_water_per_mm))
         steps.step(f"reconstructed {dose:.0%} dose")
     return outputs
+
+
+def noise_variance_retention(volume: Volume, settings: SimulationSettings, seed: int = 0,
+                             slab_slices: int = 8) -> float:
+    """alpha^2: the fraction of image-noise variance that survives reprojection + reconstruction.
+
+    Full-dose noise of this chain (FBP of line-integral noise of variance 1/(I0 e^-p)) on a
+    central slab of the volume is passed through the chain once more; the ratio of the
+    variances inside the body (mu > mu_water / 2) is alpha^2. Assumes the input's noise has
+    the texture of this chain's noise (same order of resolution; calibrate I0 for its level).
+    """
+    start = max(0, volume.array.shape[0] // 2 - slab_slices // 2)
+    slab = volume.with_array(volume.array) if volume.array.shape[0] <= slab_slices else Volume(
+        volume.array[start:start + slab_slices], volume.spacing, volume.origin, volume.direction)
+    projector = make_projector(slab, settings)
+    mu = hu_to_mu(slab.array, settings.mu_water_per_mm)
+    line_integrals = projector.forward_project(mu)
+    sd = np.sqrt(1.0 / mean_counts(line_integrals, settings.incident_flux)).astype(np.float32)
+    rng = np.random.default_rng([int(seed), 7])
+    noise = projector.reconstruct_fbp(sd * rng.standard_normal(sd.shape, dtype=np.float32),
+                                      filter_name=settings.reconstruction_options.get("filter_name", "ram-lak"))
+    again = projector.reconstruct_fbp(projector.forward_project(noise),
+                                      filter_name=settings.reconstruction_options.get("filter_name", "ram-lak"))
+    body = mu > 0.5 * settings.mu_water_per_mm
+    if body.sum() < 100:
+        raise InputError("the volume holds almost no tissue denser than half water; is it a CT in HU?")
+    return float(np.clip(np.var(again[body]) / np.var(noise[body]), 0.0, 1.0))
 
 
 def simulate_low_dose(volume: Volume, dose_fraction: float, settings: SimulationSettings = SimulationSettings(),

@@ -1,0 +1,87 @@
+"""Validation of the low-dose simulator on a water phantom with inserts (issue: simulator).
+
+Noise is measured as the SD of (noisy - noiseless) reconstructions inside 6 ROIs, so the
+deterministic discretisation error of the phantom's edges does not count as noise.
+"""
+import numpy as np
+import pytest
+
+from LowDoseRobustnessLib.attenuation import hu_to_mu, mu_to_hu
+from LowDoseRobustnessLib.backends import get_projector
+from LowDoseRobustnessLib.dose import line_integrals_from_counts, poisson_counts
+from LowDoseRobustnessLib.geometry import fast_geometry
+from LowDoseRobustnessLib.phantoms import water_cylinder
+from LowDoseRobustnessLib.simulate import SimulationSettings, simulate_dose_series, thin_measured_projections
+
+FLUX = 1.0e5
+DOSES = (0.2, 0.4, 0.6, 0.8)
+
+
+@pytest.fixture(scope="module")
+def phantom_scan():
+    volume, rois = water_cylinder((96, 128, 128))
+    geometry = fast_geometry().fitted_to(volume.array.shape, volume.spacing)
+    projector = get_projector("cpu", geometry, volume.array.shape, volume.spacing)
+    line_integrals = projector.forward_project(hu_to_mu(volume.array))
+    noiseless = mu_to_hu(projector.reconstruct_fbp(line_integrals))
+
+    def reconstruct(projections):
+        return mu_to_hu(projector.reconstruct_fbp(projections))
+
+    def direct(dose, seed):
+        counts = poisson_counts(line_integrals, dose * FLUX, np.random.default_rng(seed))
+        return reconstruct(line_integrals_from_counts(counts, dose * FLUX))
+
+    measured = line_integrals_from_counts(poisson_counts(line_integrals, FLUX, np.random.default_rng(1)), FLUX)
+    return dict(volume=volume, rois=rois, geometry=geometry, projector=projector, noiseless=noiseless,
+                reconstruct=reconstruct, direct=direct, measured=measured)
+
+
+def noise_sd(image, noiseless, roi):
+    return float((image - noiseless)[roi].std())
+
+
+@pytest.mark.parametrize("method", ["zabic", "binomial"])
+def test_thinning_matches_a_direct_low_flux_simulation(phantom_scan, method):
+    s = phantom_scan
+    worst = 0.0
+    for dose in DOSES:
+        thinned = s["reconstruct"](thin_measured_projections(s["measured"], FLUX, dose, seed=2, method=method))
+        direct = s["direct"](dose, seed=3)
+        for name, roi in s["rois"].items():
+            ratio = noise_sd(thinned, s["noiseless"], roi) / noise_sd(direct, s["noiseless"], roi)
+            worst = max(worst, abs(ratio - 1))
+    print(f"thinning ({method}) vs direct simulation: worst noise-SD difference {worst:.2%} over 6 ROIs x 4 doses")
+    assert len(s["rois"]) >= 5
+    assert worst < 0.02
+
+
+def test_quantum_noise_scales_with_inverse_root_dose_and_means_stay(phantom_scan):
+    s = phantom_scan
+    full = s["reconstruct"](s["measured"])
+    worst_scaling, worst_shift = 0.0, 0.0
+    for dose in DOSES:
+        low = s["reconstruct"](thin_measured_projections(s["measured"], FLUX, dose, seed=4))
+        for roi in s["rois"].values():
+            scaling = noise_sd(low, s["noiseless"], roi) / noise_sd(full, s["noiseless"], roi) * np.sqrt(dose)
+            worst_scaling = max(worst_scaling, abs(scaling - 1))
+            worst_shift = max(worst_shift, abs(float(low[roi].mean() - full[roi].mean())))
+    print(f"1/sqrt(d) law: worst deviation {worst_scaling:.2%}; worst ROI mean shift {worst_shift:.2f} HU")
+    assert worst_scaling < 0.02
+    assert worst_shift < 2.0
+
+
+def test_image_mode_gives_the_noise_of_a_real_low_dose_scan(phantom_scan):
+    """A full-dose image in, dose-d images out: noise SD as in a direct dose-d simulation."""
+    s = phantom_scan
+    full_dose_image = s["volume"].with_array(s["direct"](1.0, seed=5))
+    outputs = simulate_dose_series(full_dose_image, [0.2, 0.5],
+                                   SimulationSettings(geometry=s["geometry"], incident_flux=FLUX), seed=6)
+    chain_noiseless = mu_to_hu(s["projector"].reconstruct_fbp(s["projector"].forward_project(hu_to_mu(s["noiseless"]))))
+    tolerance = {1.0: 0.08, 0.5: 0.05, 0.2: 0.04}
+    for dose, limit in tolerance.items():
+        direct = s["direct"](dose, seed=7)
+        ratios = [noise_sd(outputs[dose].array, chain_noiseless, roi) / noise_sd(direct, s["noiseless"], roi)
+                  for roi in s["rois"].values()]
+        print(f"image mode, dose {dose:.0%}: noise SD / direct simulation per ROI {np.round(ratios, 3)}")
+        assert max(abs(r - 1) for r in ratios) < limit
