@@ -16,9 +16,12 @@ needs CUDA and aborts the process without it).
 """
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 import warnings
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,15 +32,51 @@ from ..reconstruction.filters import filter_projections
 from ..volume import InputError
 
 SLICES_PER_CHUNK = 32
+CACHE_FORMAT = 1
+MATRIX_NAMES = ("fan", "parallel_t", "rebin")
 
 
 def _to_torch_csr(matrix: sp.csr_matrix) -> torch.Tensor:
     matrix = matrix.tocsr().astype(np.float32)
+    index_type = np.int32 if matrix.nnz < 2 ** 31 else np.int64
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
-        return torch.sparse_csr_tensor(torch.from_numpy(matrix.indptr.astype(np.int64)),
-                                       torch.from_numpy(matrix.indices.astype(np.int64)),
+        return torch.sparse_csr_tensor(torch.from_numpy(matrix.indptr.astype(index_type)),
+                                       torch.from_numpy(matrix.indices.astype(index_type)),
                                        torch.from_numpy(matrix.data), size=matrix.shape, check_invariants=False)
+
+
+def _cache_file(geometry: ScanGeometry, grid, pixel_mm, quarters) -> Path | None:
+    """Where the matrices of this geometry and grid are kept between runs (None: caching off)."""
+    import astra
+
+    folder = os.environ.get("LOWDOSE_MATRIX_CACHE", str(Path.home() / ".cache" / "lowdose-robustness"))
+    if folder in ("", "0", "off"):
+        return None
+    key = repr((geometry, grid, pixel_mm, quarters, astra.__version__, CACHE_FORMAT))
+    return Path(folder) / f"astra-fan-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz"
+
+
+def _load_or_build(geometry: ScanGeometry, grid, pixel_mm, quarters) -> tuple[sp.csr_matrix, ...]:
+    path = _cache_file(geometry, grid, pixel_mm, quarters)
+    if path is not None and path.exists():
+        try:
+            with np.load(path) as stored:
+                return tuple(sp.csr_matrix((stored[f"{k}_data"], stored[f"{k}_indices"], stored[f"{k}_indptr"]),
+                                           shape=tuple(stored[f"{k}_shape"])) for k in MATRIX_NAMES)
+        except (OSError, ValueError, KeyError):
+            path.unlink(missing_ok=True)  # a damaged cache entry is rebuilt
+    matrices = _build_matrices(geometry, grid, pixel_mm, quarters)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {}
+        for name, matrix in zip(MATRIX_NAMES, matrices):
+            arrays.update({f"{name}_data": matrix.data, f"{name}_indices": matrix.indices,
+                           f"{name}_indptr": matrix.indptr, f"{name}_shape": np.array(matrix.shape)})
+        partial = path.with_suffix(".partial.npz")
+        np.savez(partial, **arrays)
+        partial.replace(path)
+    return matrices
 
 
 def _astra_matrix(projection_geometry: dict, volume_geometry: dict, kernel: str) -> sp.csr_matrix:
@@ -147,7 +186,12 @@ class AstraFanBeamProjector:
 @lru_cache(maxsize=2)
 def _system_matrices(geometry: ScanGeometry, grid: tuple[int, int], pixel_mm: tuple[float, float], quarters: int):
     """(fan matrix of the first 1/quarters of the views, transposed parallel matrix of the first
-    2/quarters of the parallel views, rebinning matrix)."""
+    2/quarters of the parallel views, rebinning matrix) as torch CSR tensors; kept in memory
+    for the last two grids and on disk (``LOWDOSE_MATRIX_CACHE`` folder, "off" to disable)."""
+    return tuple(_to_torch_csr(m) for m in _load_or_build(geometry, grid, pixel_mm, quarters))
+
+
+def _build_matrices(geometry: ScanGeometry, grid, pixel_mm, quarters) -> tuple[sp.csr_matrix, ...]:
     import astra
 
     gy, gx = grid
@@ -169,8 +213,7 @@ def _system_matrices(geometry: ScanGeometry, grid: tuple[int, int], pixel_mm: tu
     parallel_vectors = np.hstack([-np.stack([np.cos(theta), np.sin(theta)], 1), np.zeros((theta.size, 2)),
                                   ds * np.stack([-np.sin(theta), np.cos(theta)], 1)])
     parallel = _astra_matrix(astra.create_proj_geom("parallel_vec", columns, parallel_vectors), volume_geometry, "line")
-    rebin = _rebinning_matrix(geometry, parallel_views)
-    return _to_torch_csr(fan), _to_torch_csr(parallel.T.tocsr()), _to_torch_csr(rebin)
+    return fan, parallel.T.tocsr(), _rebinning_matrix(geometry, parallel_views)
 
 
 def _rebinning_matrix(geometry: ScanGeometry, parallel_views: int) -> sp.csr_matrix:
