@@ -164,3 +164,10 @@ def test_cli_several_doses_go_to_a_folder(example_data, tmp_path):
     assert lowdose(["simulate", str(tmp_path / "ct.nii.gz"), "--dose", "0.2", "--dose", "0.6", "--geometry", "fast",
                     "-o", str(tmp_path / "series")]) == 0
     assert sorted(p.name for p in (tmp_path / "series").iterdir()) == ["dose_020.nii.gz", "dose_060.nii.gz"]
+
+
+def test_dicom_series_is_read_in_hu_with_its_geometry(example_data):
+    volume = read_volume(example_data / "example_ct_dicom")
+    assert volume.array.shape == (20, 512, 512)
+    assert np.allclose(volume.spacing, (0.9765625, 0.9765625, 2.0))
+    assert volume.array.min() >= -1100 and np.median(volume.array) < -500  # rescale applied: air at -1000 HU
