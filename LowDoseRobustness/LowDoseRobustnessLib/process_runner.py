@@ -42,17 +42,18 @@ def parse_progress(line: str) -> Optional[tuple[float, str]]:
 
 
 def lowdose_command(arguments: Sequence[str], python: Optional[str] = None,
-                    extra_paths: Sequence[str | Path] = ()) -> list[str]:
+                    extra_paths: Sequence[str | Path] = (), module: str = "LowDoseRobustnessLib.cli") -> list[str]:
     """The command line that runs ``lowdose ARGUMENTS`` with this copy of the Lib.
 
     ``python`` is the interpreter (default: this one; in Slicer pass ``PythonSlicer``).
     The Lib's folder (and ``extra_paths``, e.g. the SyntheticCT module folder) are put
     first on ``sys.path`` inside the child, so the command uses the same code as the
     module that starts it, however that interpreter's environment is set up.
+    ``module`` is the CLI module providing ``main()`` (tests substitute a stand-in).
     """
     paths = [str(LIB_PARENT), *(str(Path(p).resolve()) for p in extra_paths)]
     bootstrap = (f"import sys; sys.path[:0] = {paths!r}; "
-                 "from LowDoseRobustnessLib.cli import main; sys.exit(main())")
+                 f"from {module} import main; sys.exit(main())")
     return [python or sys.executable, "-c", bootstrap, *[str(a) for a in arguments]]
 
 
@@ -71,6 +72,8 @@ class Step:
     label: str
     command: list[str]
     weight: float = 1.0
+    tag: tuple = ()
+    """What the step produces, for the caller (e.g. ``("segment", 0.2)``)."""
 
 
 @dataclass

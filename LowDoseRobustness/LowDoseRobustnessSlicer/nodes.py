@@ -86,10 +86,12 @@ def update_node_from_volume(node, volume: Volume):
 
 
 def add_volume_node(scene, volume: Volume, name: str, node_class: str = "vtkMRMLScalarVolumeNode",
-                    window_level: Optional[tuple[float, float]] = None):
+                    window_level: Optional[tuple[float, float]] = None, display: bool = True):
     """A new volume node in ``scene`` holding ``volume`` (scalar by default, or a label map)."""
     node = scene.AddNewNodeByClass(node_class, name)
     update_node_from_volume(node, volume)
+    if not display:
+        return node
     node.CreateDefaultDisplayNodes()
     display = node.GetDisplayNode()
     if window_level is not None and display is not None and hasattr(display, "SetWindowLevel"):
@@ -113,7 +115,8 @@ def segmentation_from_labels(scene, labels: Volume, names: Mapping[int, str], na
         if not np.all(np.equal(np.mod(label_array, 1), 0)):
             raise InputError("a label map must hold whole numbers (label values)")
     label_array = label_array.astype(np.int32 if label_array.max(initial=0) > 255 else np.uint8)
-    labelmap = add_volume_node(scene, labels.with_array(label_array), f"{name} labels", "vtkMRMLLabelMapVolumeNode")
+    labelmap = add_volume_node(scene, labels.with_array(label_array), f"{name} labels", "vtkMRMLLabelMapVolumeNode",
+                               display=False)
     segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
     segmentation.CreateDefaultDisplayNodes()
     if reference_volume_node is not None:

@@ -1,0 +1,64 @@
+"""A stand-in ``lowdose`` CLI for logic tests: the real ``simulate``; toy ``segment`` and ``compare``
+that follow the contracts of the segment/compare branches (files, sidecars, CSV columns, map classes)."""
+import argparse
+import csv
+import sys
+
+import numpy as np
+
+from LowDoseRobustnessLib import cli
+from LowDoseRobustnessLib.io import read_volume, write_volume
+from LowDoseRobustnessLib.labels import read_label_names, write_label_names
+
+
+def segment(argv):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("input")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("-o", "--output", required=True)
+    parser.add_argument("--overwrite", action="store_true")
+    args = parser.parse_args(argv)
+    if args.model == "broken":
+        print("lowdose segment: error: model 'broken' has no weights", file=sys.stderr)
+        return 2
+    volume = read_volume(args.input)
+    print("[ 50%] thresholding", file=sys.stderr)
+    labels = np.where(volume.array > 200, 2, np.where(volume.array > -300, 1, 0)).astype(np.uint8)
+    write_volume(volume.with_array(labels), args.output, overwrite=args.overwrite)
+    write_label_names(args.output, {1: "soft_tissue", 2: "bone"})
+    return 0
+
+
+def compare(argv):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("reference")
+    parser.add_argument("test")
+    parser.add_argument("-o", "--output", required=True)
+    parser.add_argument("--disagreement")
+    parser.add_argument("--overwrite", action="store_true")
+    args = parser.parse_args(argv)
+    reference, test = read_volume(args.reference), read_volume(args.test)
+    names = read_label_names(args.reference) or read_label_names(args.test)
+    voxel_ml = float(np.prod(reference.spacing)) / 1000.0
+    with open(args.output, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["label", "name", "dice", "hd95_mm", "volume_ref_ml", "volume_test_ml", "r_eff_mm"])
+        for label, name in sorted(names.items()):
+            a, b = reference.array == label, test.array == label
+            dice = 2 * np.sum(a & b) / max(1, a.sum() + b.sum())
+            writer.writerow([label, name, f"{dice:.6f}", "1.5", a.sum() * voxel_ml, b.sum() * voxel_ml, "10.0"])
+    if args.disagreement:
+        classes = np.zeros(reference.array.shape, np.uint8)
+        classes[(reference.array > 0) & (reference.array != test.array)] = 1
+        classes[(test.array > 0) & (reference.array == 0)] = 2
+        write_volume(reference.with_array(classes), args.disagreement, overwrite=args.overwrite)
+    return 0
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "segment":
+        return segment(argv[1:])
+    if argv and argv[0] == "compare":
+        return compare(argv[1:])
+    return cli.main(argv)

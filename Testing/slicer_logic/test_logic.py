@@ -1,0 +1,112 @@
+"""The module logic on real MRML nodes, running the real simulator in a background process."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import slicer
+
+from LowDoseRobustnessLib.process_runner import ProcessError, RunnerCallbacks
+from LowDoseRobustnessLib.volume import Volume
+from LowDoseRobustnessSlicer import nodes
+from LowDoseRobustnessSlicer.logic import LowDoseRobustnessLogic, agreement_summary
+from LowDoseRobustnessSlicer.study import StudyPaths, StudySettings, parse_doses, plan_study
+
+HERE = Path(__file__).parent
+
+
+def phantom() -> Volume:
+    """Two slices of a water disc with a bone insert, in air; an oblique-free LPS grid off the origin."""
+    y, x = np.mgrid[:40, :40]
+    r = np.hypot(x - 19.5, y - 19.5)
+    image = np.where(r < 16, 0.0, -1000.0)
+    image[np.hypot(x - 25, y - 19.5) < 4] = 700.0
+    array = np.repeat(image[None], 2, axis=0).astype(np.int16)
+    return Volume(array, (2.0, 2.0, 3.0), (-40.0, 25.0, 100.0), (-1, 0, 0, 0, -1, 0, 0, 0, 1))
+
+
+@pytest.fixture
+def logic(scene):
+    return LowDoseRobustnessLogic(scene, cli_module="fake_lowdose", extra_paths=[HERE])
+
+
+def test_plan_follows_the_cli_contracts(tmp_path):
+    settings = StudySettings(doses=(0.4, 0.2, 0.2), model="totalsegmentator:total", seed=3, geometry="fast",
+                             reconstruction="iterative")
+    plan = plan_study(settings, StudyPaths(tmp_path), has_ground_truth=True, overwrite=True)
+    simulate = plan[0].arguments
+    assert simulate[:2] == ["simulate", str(tmp_path / "input.nii.gz")]
+    assert simulate[simulate.index("--dose") + 1] == "0.2" and simulate.count("--dose") == 2
+    assert simulate[simulate.index("--reference") + 1] == str(tmp_path / "simulated" / "dose_100.nii.gz")
+    assert simulate[simulate.index("--recon") + 1] == "iterative" and "--overwrite" in simulate
+    labels = [step.label for step in plan]
+    assert labels == ["simulate", "segment 20%", "segment 40%", "segment 100%", "compare 20%", "compare 40%",
+                      "compare 100%"]
+    compare = plan[-1].arguments
+    assert compare[1] == str(tmp_path / "ground_truth.nii.gz")
+    assert compare[compare.index("--disagreement") + 1] == str(tmp_path / "metrics" / "disagreement_100.nii.gz")
+    assert parse_doses("20, 40%") == (0.2, 0.4) and parse_doses("0.25") == (0.25,)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        StudySettings(doses=(1.0,))
+
+
+def test_simulate_only_gives_volume_nodes_on_the_input_grid(scene, logic, tmp_path):
+    volume = phantom()
+    input_node = nodes.add_volume_node(scene, volume, "phantom")
+    progress = []
+    study = logic.run_study(input_node, doses=[0.25], geometry="fast", backend="cpu", steps=["simulate"],
+                            output_folder=tmp_path, wait_for_completion=True,
+                            callbacks=RunnerCallbacks(on_progress=lambda f, m: progress.append((f, m))))
+    assert set(study.results.volume_nodes) == {0.25, 1.0}
+    for node in study.results.volume_nodes.values():
+        out = nodes.volume_from_node(node)
+        assert out.same_grid(volume)
+        assert np.mean(out.array[:, 15:25, 8:16]) == pytest.approx(0, abs=60)  # water stays water
+    noise = [np.std(nodes.volume_from_node(study.results.volume_nodes[d]).array[:, 15:25, 8:16]) for d in (0.25, 1.0)]
+    assert noise[0] > noise[1]
+    assert any("reconstructed 25% dose" in m for _, m in progress) and progress[-1][0] == pytest.approx(1.0)
+    assert study.results.volume_nodes[0.25].GetName() == "phantom 25% dose"
+    with pytest.raises(FileExistsError, match="already exist"):  # nothing overwritten without asking
+        logic.run_study(input_node, doses=[0.25], geometry="fast", steps=["simulate"], output_folder=tmp_path)
+
+
+def test_full_study_loads_segmentations_table_plot_and_disagreement(scene, logic, tmp_path):
+    input_node = nodes.add_volume_node(scene, phantom(), "phantom")
+    study = logic.run_study(input_node, doses=[0.1, 0.5], model="threshold", geometry="fast", backend="cpu",
+                            output_folder=tmp_path, wait_for_completion=True, seed=1)
+    results = study.results
+    assert set(results.segmentation_nodes) == {0.1, 0.5, 1.0}
+    segment_names = {results.segmentation_nodes[0.1].GetSegmentation().GetNthSegment(i).GetName() for i in range(2)}
+    assert segment_names == {"soft_tissue", "bone"}
+    table = results.table_node
+    assert table.GetNumberOfRows() == 4  # 2 doses x 2 labels
+    rows = nodes.rows_from_table_node(table)
+    assert {(r["dose_percent"], r["name"]) for r in rows} == {(d, n) for d in (10, 50) for n in ("soft_tissue", "bone")}
+    assert all(0 <= r["dice"] <= 1 for r in rows)
+    assert results.chart_node.GetNumberOfPlotSeriesNodes() == 2
+    assert set(results.disagreement_nodes) == {0.1, 0.5}
+    assert results.disagreement_nodes[0.1].GetDisplayNode().GetVisibility()
+    assert not results.disagreement_nodes[0.5].GetDisplayNode().GetVisibility()
+    assert "10 % dose: mean Dice" in agreement_summary(results.metrics_rows)
+    reloaded = LowDoseRobustnessLogic(slicer.vtkMRMLScene()).load_study_folder(tmp_path, [0.1, 0.5], "again")
+    assert reloaded.results.table_node.GetNumberOfRows() == 4
+
+
+def test_ground_truth_is_exported_and_compared_at_every_dose(scene, logic, tmp_path):
+    volume = phantom()
+    input_node = nodes.add_volume_node(scene, volume, "phantom")
+    truth = np.where(volume.array > -300, 1, 0).astype(np.uint8)
+    truth_node = nodes.segmentation_from_labels(scene, volume.with_array(truth), {1: "soft_tissue"}, "truth",
+                                                reference_volume_node=input_node)
+    study = logic.run_study(input_node, doses=[0.5], model="threshold", ground_truth=truth_node, geometry="fast",
+                            backend="cpu", output_folder=tmp_path, wait_for_completion=True)
+    assert (tmp_path / "ground_truth.labels.json").exists()
+    assert {r["dose_percent"] for r in study.results.metrics_rows} == {50, 100}
+    assert set(study.results.disagreement_nodes) == {0.5, 1.0}
+
+
+def test_failing_step_reports_the_cli_message_and_keeps_earlier_results(scene, logic, tmp_path):
+    input_node = nodes.add_volume_node(scene, phantom(), "phantom")
+    with pytest.raises(ProcessError, match="model 'broken' has no weights"):
+        logic.run_study(input_node, doses=[0.5], model="broken", geometry="fast", backend="cpu",
+                        output_folder=tmp_path, wait_for_completion=True)
+    assert scene.GetNodesByClass("vtkMRMLScalarVolumeNode").GetNumberOfItems() == 3  # input + 50 % + 100 %
