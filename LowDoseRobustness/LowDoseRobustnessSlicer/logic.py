@@ -3,7 +3,7 @@
 Importable without Qt (slicer-core is enough), so it runs in tests, in the Slicer
 Python console and in batch mode alike::
 
-    logic = LowDoseRobustnessLogic(slicer.mrmlScene)
+    logic = StudyLogic(slicer.mrmlScene)  # in Slicer: slicer.util.getModuleLogic("LowDoseRobustness")
     study = logic.run_study(getNode("CTChest"), doses=[0.2, 0.4], model="builtin",
                             output_folder="/tmp/study", wait_for_completion=True)
     study.results.table_node, study.results.volume_nodes[0.2]
@@ -81,7 +81,7 @@ class Study:
         return self
 
 
-class LowDoseRobustnessLogic:
+class StudyLogic:
     """Runs studies on nodes of ``scene``; everything that needs the Slicer application is passed in.
 
     python: interpreter for the ``lowdose`` commands (default :func:`default_python`).

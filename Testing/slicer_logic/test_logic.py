@@ -8,7 +8,7 @@ import slicer
 from LowDoseRobustnessLib.process_runner import ProcessError, RunnerCallbacks
 from LowDoseRobustnessLib.volume import Volume
 from LowDoseRobustnessSlicer import nodes
-from LowDoseRobustnessSlicer.logic import LowDoseRobustnessLogic, agreement_summary
+from LowDoseRobustnessSlicer.logic import StudyLogic, agreement_summary
 from LowDoseRobustnessSlicer.study import StudyPaths, StudySettings, parse_doses, plan_study
 
 HERE = Path(__file__).parent
@@ -26,7 +26,7 @@ def phantom() -> Volume:
 
 @pytest.fixture
 def logic(scene):
-    return LowDoseRobustnessLogic(scene, cli_module="fake_lowdose", extra_paths=[HERE])
+    return StudyLogic(scene, cli_module="fake_lowdose", extra_paths=[HERE])
 
 
 def test_plan_follows_the_cli_contracts(tmp_path):
@@ -87,7 +87,7 @@ def test_full_study_loads_segmentations_table_plot_and_disagreement(scene, logic
     assert results.disagreement_nodes[0.1].GetDisplayNode().GetVisibility()
     assert not results.disagreement_nodes[0.5].GetDisplayNode().GetVisibility()
     assert "10 % dose: mean Dice" in agreement_summary(results.metrics_rows)
-    reloaded = LowDoseRobustnessLogic(slicer.vtkMRMLScene()).load_study_folder(tmp_path, [0.1, 0.5], "again")
+    reloaded = StudyLogic(slicer.vtkMRMLScene()).load_study_folder(tmp_path, [0.1, 0.5], "again")
     assert reloaded.results.table_node.GetNumberOfRows() == 4
 
 
@@ -110,3 +110,12 @@ def test_failing_step_reports_the_cli_message_and_keeps_earlier_results(scene, l
         logic.run_study(input_node, doses=[0.5], model="broken", geometry="fast", backend="cpu",
                         output_folder=tmp_path, wait_for_completion=True)
     assert scene.GetNodesByClass("vtkMRMLScalarVolumeNode").GetNumberOfItems() == 3  # input + 50 % + 100 %
+
+
+def test_gui_choices_match_the_simulator():
+    from LowDoseRobustnessLib.backends import BACKENDS as registry
+    from LowDoseRobustnessLib.reconstruction import RECONSTRUCTORS
+    from LowDoseRobustnessSlicer.study import BACKENDS, RECONSTRUCTIONS
+
+    assert set(BACKENDS) == {"auto", "cpu", *registry}
+    assert set(RECONSTRUCTORS) <= set(RECONSTRUCTIONS)
