@@ -39,16 +39,23 @@ def dose_tag(dose: float) -> str:
     return f"dose_{round(dose * 100):03d}"
 
 
-def parse_doses(text: str) -> tuple[float, ...]:
-    """``"20, 40 60%"`` or ``"0.2,0.4"`` -> (0.2, 0.4, 0.6): percentages when a value is above 1."""
+def parse_doses(text: str, percent: bool = False) -> tuple[float, ...]:
+    """``"20, 40 60%"`` or ``"0.2,0.4"`` -> (0.2, 0.4, 0.6): percentages when a value is above 1 or ``percent``."""
     values = []
     for part in text.replace("%", " ").replace(",", " ").replace(";", " ").split():
         try:
             value = float(part)
         except ValueError:
             raise InputError(f"dose {part!r} is not a number; give fractions (0.2) or percentages (20)") from None
-        values.append(value / 100.0 if value > 1.0 else value)
+        values.append(value / 100.0 if percent or value > 1.0 else value)
     return tuple(values)
+
+
+def selected_doses(checked_percent: dict[int, bool], other_percent: str = "") -> tuple[float, ...]:
+    """Dose fractions from GUI switches ``{20: True, 40: False}`` plus free text such as ``"5, 10"`` (percent)."""
+    doses = {percent / 100.0 for percent, on in checked_percent.items() if on}
+    doses |= set(parse_doses(other_percent or "", percent=True))
+    return tuple(sorted(doses))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from LowDoseRobustnessLib.process_runner import ProcessError, RunnerCallbacks
 from LowDoseRobustnessLib.volume import Volume
 from LowDoseRobustnessSlicer import nodes
 from LowDoseRobustnessSlicer.logic import StudyLogic, agreement_summary
-from LowDoseRobustnessSlicer.study import StudyPaths, StudySettings, parse_doses, plan_study
+from LowDoseRobustnessSlicer.study import StudyPaths, StudySettings, parse_doses, plan_study, selected_doses
 
 HERE = Path(__file__).parent
 
@@ -45,6 +45,7 @@ def test_plan_follows_the_cli_contracts(tmp_path):
     assert compare[1] == str(tmp_path / "ground_truth.nii.gz")
     assert compare[compare.index("--disagreement") + 1] == str(tmp_path / "metrics" / "disagreement_100.nii.gz")
     assert parse_doses("20, 40%") == (0.2, 0.4) and parse_doses("0.25") == (0.25,)
+    assert selected_doses({20: True, 40: False, 60: True}, "5, 0.5") == (0.005, 0.05, 0.2, 0.6)
     with pytest.raises(ValueError, match="between 0 and 1"):
         StudySettings(doses=(1.0,))
 

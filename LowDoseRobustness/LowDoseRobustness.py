@@ -1,0 +1,295 @@
+"""LowDoseRobustness: how robust is a CT segmentation model to lower radiation dose?
+
+Thin Slicer module: the GUI state lives in a parameter node, the work in
+:class:`LowDoseRobustnessSlicer.logic.StudyLogic` (no Qt; tested with slicer-core) and
+the ``lowdose`` command line run in a background process (LowDoseRobustnessLib).
+"""
+import logging
+import pathlib
+from typing import Annotated
+
+import qt
+import slicer
+import vtk
+from slicer.i18n import tr as _
+from slicer.i18n import translate
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
+from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoadableModuleLogic,
+                                           ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
+from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
+from slicer.util import VTKObservationMixin
+
+from LowDoseRobustnessLib.process_runner import RunnerCallbacks
+from LowDoseRobustnessLib.progress import Cancelled
+from LowDoseRobustnessSlicer import dependencies
+from LowDoseRobustnessSlicer.logic import StudyLogic, agreement_summary
+from LowDoseRobustnessSlicer.study import BACKENDS, GEOMETRIES, RECONSTRUCTIONS, selected_doses
+
+POLL_INTERVAL_MS = 200
+
+
+class LowDoseRobustness(ScriptedLoadableModule):
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        self.parent.title = _("Low-Dose Robustness")
+        self.parent.categories = [translate("qSlicerAbstractCoreModule", "Segmentation")]
+        self.parent.dependencies = []
+        self.parent.contributors = ["LowDoseRobustness developers"]
+        self.parent.helpText = _(
+            "Simulates lower-dose CT acquisitions of a volume in the projection domain, segments every dose level "
+            "with a model (built-in, TotalSegmentator, nnU-Net, MONAI) and compares each with the reference: "
+            "Dice, HD95 (mm), volumes in a table, Dice against dose in a plot, and where the low-dose result "
+            "missed (red) or added (blue) tissue as a segmentation.")
+        self.parent.acknowledgementText = _(
+            "Example data: TotalSegmentator test files (Apache-2.0; images CC-BY-4.0).")
+
+
+@parameterNodeWrapper
+class LowDoseRobustnessParameterNode:
+    """GUI state. Doses are four switches plus free text (percent); the reference is the 100 % reconstruction."""
+
+    inputVolume: vtkMRMLScalarVolumeNode
+    groundTruth: vtkMRMLSegmentationNode
+    dose20: bool = True
+    dose40: bool = True
+    dose60: bool = False
+    dose80: bool = False
+    otherDoses: str = ""
+    seed: Annotated[int, WithinRange(0, 2**31 - 1)] = 0
+    incidentFlux: Annotated[float, WithinRange(1.0e3, 1.0e7)] = 1.0e5
+    geometry: Annotated[str, Choice(list(GEOMETRIES))] = "clinical"
+    backend: Annotated[str, Choice(list(BACKENDS))] = "auto"
+    reconstruction: Annotated[str, Choice(list(RECONSTRUCTIONS))] = "fbp"
+    model: str = "builtin"
+    outputFolder: pathlib.Path
+
+    def doses(self):
+        return selected_doses({20: self.dose20, 40: self.dose40, 60: self.dose60, 80: self.dose80}, self.otherDoses)
+
+
+class LowDoseRobustnessWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+    def __init__(self, parent=None) -> None:
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        VTKObservationMixin.__init__(self)
+        self.logic = None
+        self._parameterNode = None
+        self._parameterNodeGuiTag = None
+        self.study = None
+        self.timer = qt.QTimer()
+        self.timer.setInterval(POLL_INTERVAL_MS)
+        self.timer.connect("timeout()", self.onPoll)
+
+    def setup(self) -> None:
+        ScriptedLoadableModuleWidget.setup(self)
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/LowDoseRobustness.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        uiWidget.setMRMLScene(slicer.mrmlScene)
+        self.logic = LowDoseRobustnessLogic()
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.ui.runButton.connect("clicked(bool)", lambda: self.onRun(("simulate", "segment", "compare")))
+        self.ui.simulateButton.connect("clicked(bool)", lambda: self.onRun(("simulate",)))
+        self.ui.cancelButton.connect("clicked(bool)", self.onCancel)
+        self.initializeParameterNode()
+
+    def cleanup(self) -> None:
+        self.timer.stop()
+        if self.study is not None and not self.study.finished:
+            self.study.cancel()
+        self.removeObservers()
+
+    def enter(self) -> None:
+        self.initializeParameterNode()
+
+    def exit(self) -> None:
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self._parameterNodeGuiTag = None
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
+
+    def onSceneStartClose(self, caller, event) -> None:
+        self.setParameterNode(None)
+
+    def onSceneEndClose(self, caller, event) -> None:
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    def initializeParameterNode(self) -> None:
+        self.setParameterNode(self.logic.getParameterNode())
+        if not self._parameterNode.inputVolume:
+            first = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+            if first:
+                self._parameterNode.inputVolume = first
+
+    def setParameterNode(self, parameterNode) -> None:
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
+        self._parameterNode = parameterNode
+        if self._parameterNode:
+            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
+        self._updateButtons()
+
+    def _updateButtons(self, caller=None, event=None) -> None:
+        running = self.study is not None and not self.study.finished
+        ready = bool(self._parameterNode and self._parameterNode.inputVolume) and not running
+        self.ui.runButton.enabled = ready
+        self.ui.simulateButton.enabled = ready
+        self.ui.cancelButton.enabled = running
+
+    # -- running ---------------------------------------------------------------------------------
+    def onRun(self, steps) -> None:
+        p = self._parameterNode
+        with slicer.util.tryWithErrorDisplay(_("Cannot start the study."), waitCursor=True):
+            model = p.model.strip() or "builtin"
+            needed = dependencies.requirements_for(model if "segment" in steps else "builtin")
+            if not dependencies.ensure(needed, slicer.util.confirmOkCancelDisplay, slicer.util.pip_install,
+                                       self.appendLog):
+                return
+            folder = str(p.outputFolder) if str(p.outputFolder) not in ("", ".") else None
+            arguments = dict(doses=p.doses(), model=model, ground_truth=p.groundTruth, output_folder=folder,
+                             seed=p.seed, incident_flux=p.incidentFlux, geometry=p.geometry, backend=p.backend,
+                             reconstruction=p.reconstruction, steps=steps, callbacks=self._callbacks())
+            try:
+                self.study = self.logic.run_study(p.inputVolume, **arguments)
+            except FileExistsError as error:
+                if not slicer.util.confirmYesNoDisplay(_("{error}\n\nReplace these files?").format(error=error)):
+                    return
+                self.study = self.logic.run_study(p.inputVolume, overwrite=True, **arguments)
+            if folder is None:
+                p.outputFolder = pathlib.Path(self.study.paths.folder)
+            self.ui.logTextEdit.clear()
+            self.ui.progressBar.value = 0
+            self.ui.statusLabel.text = _("Running in {folder}").format(folder=self.study.paths.folder)
+            self.timer.start()
+        self._updateButtons()
+
+    def _callbacks(self) -> RunnerCallbacks:
+        return RunnerCallbacks(on_progress=self.onProgress, on_log=self.appendLog, on_finished=self.onFinished)
+
+    def onPoll(self) -> None:
+        if self.study is not None:
+            self.study.runner.poll()  # callbacks and node loading happen here, on the GUI thread
+
+    def onCancel(self) -> None:
+        if self.study is not None:
+            self.study.cancel()
+
+    def onProgress(self, fraction, message) -> None:
+        self.ui.progressBar.value = int(round(100 * fraction))
+        self.ui.statusLabel.text = message
+
+    def appendLog(self, line) -> None:
+        self.ui.logTextEdit.appendPlainText(line)
+        logging.debug(line)
+
+    def onFinished(self, error) -> None:
+        self.timer.stop()
+        self._updateButtons()
+        if isinstance(error, Cancelled):
+            self.ui.statusLabel.text = _("Cancelled.")
+        elif error is not None:
+            self.ui.statusLabel.text = _("Failed.")
+            slicer.util.errorDisplay(str(error), detailedText=self.ui.logTextEdit.toPlainText())
+        else:
+            self.ui.progressBar.value = 100
+            self.ui.statusLabel.text = agreement_summary(self.study.results.metrics_rows) or _("Done.")
+            self.logic.showResults(self.study)
+
+
+class LowDoseRobustnessLogic(StudyLogic, ScriptedLoadableModuleLogic):
+    """The module logic: :class:`StudyLogic` on ``slicer.mrmlScene`` plus the parameter node and views.
+
+    Python console / batch mode::
+
+        logic = slicer.util.getModuleLogic("LowDoseRobustness")
+        study = logic.run_study(slicer.util.getNode("CT"), doses=[0.2, 0.4], model="builtin",
+                                output_folder="/tmp/study", wait_for_completion=True)
+    """
+
+    def __init__(self) -> None:
+        # StudyLogic first in the bases: ScriptedLoadableModuleLogic.__init__ calls super().__init__() without a scene
+        StudyLogic.__init__(self, slicer.mrmlScene)
+        ScriptedLoadableModuleLogic.__init__(self)
+
+    def getParameterNode(self):
+        return LowDoseRobustnessParameterNode(super().getParameterNode())
+
+    def showResults(self, study) -> None:
+        """Lowest dose in the slice views with its disagreement map; table and plot in the layout."""
+        results = study.results
+        if results.volume_nodes:
+            lowest = min(results.volume_nodes)
+            slicer.util.setSliceViewerLayers(background=results.volume_nodes[lowest], fit=True)
+        if results.table_node is not None:
+            layoutManager = slicer.app.layoutManager()
+            if layoutManager is not None:
+                layoutManager.setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpPlotTableView)
+            selection = slicer.app.applicationLogic().GetSelectionNode()
+            selection.SetActiveTableID(results.table_node.GetID())
+            slicer.app.applicationLogic().PropagateTableSelection()
+        if results.chart_node is not None:
+            slicer.modules.plots.logic().ShowChartInLayout(results.chart_node)
+
+
+class LowDoseRobustnessTest(ScriptedLoadableModuleTest):
+    """Runs the real logic (simulator and built-in model) on the TotalSegmentator example CT."""
+
+    def setUp(self):
+        slicer.mrmlScene.Clear()
+
+    def runTest(self):
+        self.setUp()
+        self.test_simulate_on_example_ct()
+        self.setUp()
+        self.test_study_on_example_ct()
+
+    def _exampleCT(self):
+        import SampleData
+
+        # The 30-slice TotalSegmentator example (3 mm); downloaded once into Slicer's cache.
+        return SampleData.downloadFromURL(
+            nodeNames="example_ct_sm",
+            fileNames="example_ct_sm.nii.gz",
+            uris="https://github.com/wasserth/TotalSegmentator/raw/master/tests/reference_files/example_ct_sm.nii.gz")[0]
+
+    def test_simulate_on_example_ct(self):
+        import time
+
+        import numpy as np
+
+        from LowDoseRobustnessSlicer import nodes
+
+        ct = self._exampleCT()
+        logic = LowDoseRobustnessLogic()
+        start = time.time()
+        study = logic.run_study(ct, doses=[0.25], geometry="fast", steps=["simulate"],
+                                output_folder=slicer.app.temporaryPath + "/LowDoseRobustnessTest/simulate",
+                                overwrite=True, wait_for_completion=True)
+        logging.info(f"simulate 25 % + 100 % of the example CT: {time.time() - start:.1f} s")
+        low = nodes.volume_from_node(study.results.volume_nodes[0.25])
+        self.assertTrue(low.same_grid(nodes.volume_from_node(ct)))
+        self.assertGreater(np.std(low.array), 0)
+        self.delayDisplay("Simulation test passed")
+
+    def test_study_on_example_ct(self):
+        import time
+
+        ct = self._exampleCT()
+        logic = LowDoseRobustnessLogic()
+        start = time.time()
+        study = logic.run_study(ct, doses=[0.25], model="builtin", geometry="fast",
+                                output_folder=slicer.app.temporaryPath + "/LowDoseRobustnessTest/study",
+                                overwrite=True, wait_for_completion=True)
+        logging.info(f"study (simulate, segment, compare) of the example CT: {time.time() - start:.1f} s")
+        results = study.results
+        self.assertIn(0.25, results.segmentation_nodes)
+        self.assertIsNotNone(results.table_node)
+        self.assertGreater(results.table_node.GetNumberOfRows(), 0)
+        self.assertEqual(results.chart_node.GetNumberOfPlotSeriesNodes(),
+                         len({row["name"] for row in results.metrics_rows}))
+        self.assertIn(0.25, results.disagreement_nodes)
+        logic.showResults(study)
+        self.delayDisplay("Study test passed")
