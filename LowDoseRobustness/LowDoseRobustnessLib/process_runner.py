@@ -67,10 +67,14 @@ class ProcessError(RuntimeError):
 
 @dataclass
 class Step:
-    """One command of a job: a label shown to the user, the command line, its share of the progress bar."""
+    """One command of a job: a label shown to the user, the command line, its share of the progress bar.
+
+    ``command`` may be a function returning the command line, called when the step starts
+    (for commands that depend on what earlier steps wrote).
+    """
 
     label: str
-    command: list[str]
+    command: list[str] | Callable[[], list[str]]
     weight: float = 1.0
     tag: tuple = ()
     """What the step produces, for the caller (e.g. ``("segment", 0.2)``)."""
@@ -224,10 +228,11 @@ class ProcessRunner:
         options = {"start_new_session": True} if os.name == "posix" else {
             "creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
         try:
-            process = subprocess.Popen(step.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            command = step.command() if callable(step.command) else step.command
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                        stdin=subprocess.DEVNULL, env=self.env, cwd=self.cwd, text=True,
                                        encoding="utf-8", errors="replace", bufsize=1, **options)
-        except OSError as error:
+        except (OSError, ValueError) as error:  # ValueError: bad input found when building the command
             raise ProcessError(f"cannot start {step.label}: {error}", step.label) from None
         with self._process_lock:
             self._process = process

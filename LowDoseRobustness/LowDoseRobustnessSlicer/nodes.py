@@ -141,8 +141,10 @@ def segment_ids(segmentation_node) -> list[str]:
     return [segments.GetNthSegmentID(i) for i in range(segments.GetNumberOfSegments())]
 
 
-def labels_from_segmentation(segmentation_node, reference_volume_node) -> tuple[Volume, dict[int, str]]:
+def labels_from_segmentation(segmentation_node, reference_volume_node=None) -> tuple[Volume, dict[int, str]]:
     """A label map on the reference volume's grid and its names (label -> segment name).
+
+    Without a reference volume, the segmentation's own reference geometry is used.
 
     Label values are the segments' own label values when these are distinct and positive
     (e.g. a segmentation imported from a label map), else 1, 2, ... in segment order.
@@ -153,11 +155,19 @@ def labels_from_segmentation(segmentation_node, reference_volume_node) -> tuple[
     values = [int(segments.GetSegment(i).GetLabelValue()) for i in ids]
     if len(set(values)) != len(values) or min(values, default=1) < 1:
         values = list(range(1, len(ids) + 1))
-    reference = volume_from_node(reference_volume_node)
-    labels = np.zeros(reference.array.shape, np.uint8 if max(values, default=0) < 256 else np.int32)
     scene = segmentation_node.GetScene()
     temporary = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "__export__")
+    geometry_node = None
     try:
+        if reference_volume_node is None:
+            geometry_node = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "__geometry__")
+            if not slicer.vtkSlicerSegmentationsModuleLogic.ExportAllSegmentsToLabelmapNode(
+                    segmentation_node, geometry_node, slicer.vtkSegmentation.EXTENT_REFERENCE_GEOMETRY):
+                raise InputError(f"segmentation {segmentation_node.GetName()!r} has no geometry; "
+                                 "choose a reference volume")
+            reference_volume_node = geometry_node
+        reference = volume_from_node(reference_volume_node)
+        labels = np.zeros(reference.array.shape, np.uint8 if max(values, default=0) < 256 else np.int32)
         for segment_id, value in zip(ids, values):
             exported = slicer.vtkSlicerSegmentationsModuleLogic.ExportSegmentsToLabelmapNode(
                 segmentation_node, [segment_id], temporary, reference_volume_node)
@@ -166,8 +176,29 @@ def labels_from_segmentation(segmentation_node, reference_volume_node) -> tuple[
             labels[slicer.util.arrayFromVolume(temporary) > 0] = value
     finally:
         _remove_with_display(scene, temporary)
+        if geometry_node is not None:
+            _remove_with_display(scene, geometry_node)
     names = {value: segments.GetSegment(i).GetName() for i, value in zip(ids, values)}
     return reference.with_array(labels), names
+
+
+def label_names_from_labelmap_node(node) -> dict[int, str]:
+    """Names of the labels present in a label map node, from its colour table (empty when it has none)."""
+    display = node.GetDisplayNode()
+    colors = display.GetColorNode() if display is not None else None
+    present = [int(v) for v in np.unique(slicer.util.arrayFromVolume(node)) if v > 0]
+    if colors is None:
+        return {}
+    return {v: colors.GetColorName(v) for v in present if v < colors.GetNumberOfColors() and colors.GetColorName(v)}
+
+
+def labels_from_node(node, reference_volume_node=None) -> tuple[Volume, dict[int, str]]:
+    """A label map and its names from a label map volume node or a segmentation node."""
+    if node is None:
+        raise InputError("choose a label map or a segmentation")
+    if node.IsA("vtkMRMLSegmentationNode"):
+        return labels_from_segmentation(node, reference_volume_node)
+    return volume_from_node(node), label_names_from_labelmap_node(node)
 
 
 def disagreement_segmentation(scene, classes: Volume, name: str, agree_mask: Optional[np.ndarray] = None,

@@ -178,3 +178,22 @@ def test_disagreement_map_is_coloured_red_missed_blue_added_green_agree(scene):
     assert labels.array[0, 0, 0] == 1 and labels.array[1, 2, 3] == 2 and labels.array[0, 1, 1] == 3
     with pytest.raises(ValueError, match="classes 0, 1, 2"):
         nodes.disagreement_segmentation(scene, grid.with_array(classes + 3), "bad")
+
+
+def test_segmentation_without_reference_uses_its_own_geometry_and_labelmap_names(scene):
+    grid = oblique_volume()
+    labels = np.zeros(grid.array.shape, np.uint8)
+    labels[1:3, 1:4, 1:3] = 4
+    segmentation = nodes.segmentation_from_labels(scene, grid.with_array(labels), {4: "aorta"}, "seg",
+                                                  reference_volume_node=nodes.add_volume_node(scene, grid, "ref"))
+    back, names = nodes.labels_from_node(segmentation)
+    assert names == {4: "aorta"} and back.same_grid(grid)
+    np.testing.assert_array_equal(back.array, labels)
+    labelmap = nodes.add_volume_node(scene, grid.with_array(labels), "lm", "vtkMRMLLabelMapVolumeNode")
+    colors = scene.AddNewNodeByClass("vtkMRMLColorTableNode", "colors")
+    colors.SetTypeToUser()
+    colors.SetNumberOfColors(5)
+    colors.SetColor(4, "aorta", 1.0, 0.0, 0.0, 1.0)
+    labelmap.GetDisplayNode().SetAndObserveColorNodeID(colors.GetID())
+    array, names = nodes.labels_from_node(labelmap)
+    assert names == {4: "aorta"} and array.same_grid(grid)

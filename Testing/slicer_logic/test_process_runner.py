@@ -105,3 +105,12 @@ def test_lowdose_command_runs_this_worktrees_cli(tmp_path):
                                                               "--dose", "0.5", "-o", str(tmp_path / "out")]))])
     with pytest.raises(ProcessError, match="input not found"):
         runner.wait_for_completion(timeout=60)
+
+
+def test_command_built_when_the_step_starts(tmp_path):
+    marker = tmp_path / "first.txt"
+    first = python_step("write", f"open({str(marker)!r}, 'w').write('from step 1')")
+    second = Step("read", lambda: [PY, "-c", f"print({marker.read_text()!r})"])
+    logs = []
+    ProcessRunner([first, second], RunnerCallbacks(on_log=logs.append)).wait_for_completion(timeout=30)
+    assert logs == ["from step 1"]
