@@ -32,6 +32,10 @@ PROGRESS_LINE = re.compile(r"^\[\s*(\d{1,3})\s*%\]\s?(.*)$")
 LIB_PARENT = Path(__file__).resolve().parent.parent
 """The folder holding ``LowDoseRobustnessLib`` (the module folder of the Slicer module)."""
 
+SIBLING_MODULES = ("SyntheticCT",)
+"""Module folders beside this one in a source checkout whose packages ``lowdose`` sub-commands import
+(in an installed extension all packages share one folder, :data:`LIB_PARENT`)."""
+
 
 def parse_progress(line: str) -> Optional[tuple[float, str]]:
     """``"[ 25%] reconstructed 20% dose"`` -> ``(0.25, "reconstructed 20% dose")``; other lines -> None."""
@@ -51,7 +55,8 @@ def lowdose_command(arguments: Sequence[str], python: Optional[str] = None,
     module that starts it, however that interpreter's environment is set up.
     ``module`` is the CLI module providing ``main()`` (tests substitute a stand-in).
     """
-    paths = [str(LIB_PARENT), *(str(Path(p).resolve()) for p in extra_paths)]
+    siblings = [LIB_PARENT.parent / name for name in SIBLING_MODULES if (LIB_PARENT.parent / name).is_dir()]
+    paths = [str(LIB_PARENT), *(str(p) for p in siblings), *(str(Path(p).resolve()) for p in extra_paths)]
     bootstrap = (f"import sys; sys.path[:0] = {paths!r}; "
                  f"from {module} import main; sys.exit(main())")
     return [python or sys.executable, "-c", bootstrap, *[str(a) for a in arguments]]

@@ -2,6 +2,7 @@
 that follow the contracts of the segment/compare branches (files, sidecars, CSV columns, map classes)."""
 import argparse
 import csv
+import json
 import sys
 
 import numpy as np
@@ -55,10 +56,38 @@ def compare(argv):
     return 0
 
 
+def synth(argv):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("labels")
+    parser.add_argument("--strategy")
+    parser.add_argument("--count", type=int)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("-o", "--output", required=True)
+    parser.add_argument("--geometry")
+    parser.add_argument("--incident-flux", type=float)
+    parser.add_argument("--no-noise", action="store_true")
+    parser.add_argument("--ct")
+    parser.add_argument("--overwrite", action="store_true")
+    args = parser.parse_args(argv)
+    labels = read_volume(args.labels)
+    names = read_label_names(args.labels)
+    for index in range(args.count):
+        print(f"[{100 * (index + 1) // args.count:3d}%] case {index + 1}/{args.count}", file=sys.stderr)
+        image = np.where(labels.array > 0, 40.0 + 10 * labels.array, -1000.0).astype(np.float32)
+        write_volume(labels.with_array(image), f"{args.output}/imagesTr/synth_{index:03d}_0000.nii.gz", args.overwrite)
+        write_volume(labels, f"{args.output}/labelsTr/synth_{index:03d}.nii.gz", args.overwrite)
+    with open(f"{args.output}/dataset.json", "w") as handle:
+        json.dump({"labels": {"background": 0, **{n: v for v, n in names.items()}}, "numTraining": args.count,
+                   "args": vars(args)}, handle)
+    return 0
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "segment":
         return segment(argv[1:])
     if argv and argv[0] == "compare":
         return compare(argv[1:])
+    if argv and argv[0] == "synth":
+        return synth(argv[1:])
     return cli.main(argv)
