@@ -19,9 +19,8 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
 from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
 from slicer.util import VTKObservationMixin
 
-from LowDoseRobustnessLib.process_runner import RunnerCallbacks
-from LowDoseRobustnessLib.progress import Cancelled
 from LowDoseRobustnessSlicer import dependencies
+from LowDoseRobustnessSlicer.job_panel import JobPanel
 from LowDoseRobustnessSlicer.logic import StudyLogic, agreement_summary
 from LowDoseRobustnessSlicer.study import BACKENDS, GEOMETRIES, RECONSTRUCTIONS, selected_doses
 
@@ -72,12 +71,9 @@ class LowDoseRobustnessWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self.logic = None
+        self.panel = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
-        self.study = None
-        self.timer = qt.QTimer()
-        self.timer.setInterval(POLL_INTERVAL_MS)
-        self.timer.connect("timeout()", self.onPoll)
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -86,17 +82,23 @@ class LowDoseRobustnessWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = LowDoseRobustnessLogic()
+        self.timer = qt.QTimer()
+        self.timer.setInterval(POLL_INTERVAL_MS)
+        self.panel = JobPanel(self.ui.progressBar, self.ui.statusLabel, self.ui.logTextEdit, self.timer,
+                              lambda message, log: slicer.util.errorDisplay(message, detailedText=log),
+                              self._updateButtons)
+        self.timer.connect("timeout()", self.panel.poll)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.ui.runButton.connect("clicked(bool)", lambda: self.onRun(("simulate", "segment", "compare")))
         self.ui.simulateButton.connect("clicked(bool)", lambda: self.onRun(("simulate",)))
-        self.ui.cancelButton.connect("clicked(bool)", self.onCancel)
+        self.ui.cancelButton.connect("clicked(bool)", self.panel.cancel)
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
-        self.timer.stop()
-        if self.study is not None and not self.study.finished:
-            self.study.cancel()
+        if self.panel is not None:
+            self.panel.cancel()
+            self.timer.stop()
         self.removeObservers()
 
     def enter(self) -> None:
@@ -133,70 +135,38 @@ class LowDoseRobustnessWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self._updateButtons()
 
     def _updateButtons(self, caller=None, event=None) -> None:
-        running = self.study is not None and not self.study.finished
+        running = self.panel is not None and self.panel.running
         ready = bool(self._parameterNode and self._parameterNode.inputVolume) and not running
         self.ui.runButton.enabled = ready
         self.ui.simulateButton.enabled = ready
         self.ui.cancelButton.enabled = running
 
-    # -- running ---------------------------------------------------------------------------------
     def onRun(self, steps) -> None:
         p = self._parameterNode
         with slicer.util.tryWithErrorDisplay(_("Cannot start the study."), waitCursor=True):
             model = p.model.strip() or "builtin"
             needed = dependencies.requirements_for(model if "segment" in steps else "builtin")
             if not dependencies.ensure(needed, slicer.util.confirmOkCancelDisplay, slicer.util.pip_install,
-                                       self.appendLog):
+                                       self.panel.on_log):
                 return
             folder = str(p.outputFolder) if str(p.outputFolder) not in ("", ".") else None
             arguments = dict(doses=p.doses(), model=model, ground_truth=p.groundTruth, output_folder=folder,
                              seed=p.seed, incident_flux=p.incidentFlux, geometry=p.geometry, backend=p.backend,
-                             reconstruction=p.reconstruction, steps=steps, callbacks=self._callbacks())
+                             reconstruction=p.reconstruction, steps=steps,
+                             callbacks=self.panel.callbacks(self.onStudyDone))
             try:
-                self.study = self.logic.run_study(p.inputVolume, **arguments)
+                study = self.logic.run_study(p.inputVolume, **arguments)
             except FileExistsError as error:
                 if not slicer.util.confirmYesNoDisplay(_("{error}\n\nReplace these files?").format(error=error)):
                     return
-                self.study = self.logic.run_study(p.inputVolume, overwrite=True, **arguments)
+                study = self.logic.run_study(p.inputVolume, overwrite=True, **arguments)
             if folder is None:
-                p.outputFolder = pathlib.Path(self.study.paths.folder)
-            self.ui.logTextEdit.clear()
-            self.ui.progressBar.value = 0
-            self.ui.statusLabel.text = _("Running in {folder}").format(folder=self.study.paths.folder)
-            self.timer.start()
-        self._updateButtons()
+                p.outputFolder = pathlib.Path(study.paths.folder)
+            self.panel.start(study, _("Running in {folder}").format(folder=study.paths.folder))
 
-    def _callbacks(self) -> RunnerCallbacks:
-        return RunnerCallbacks(on_progress=self.onProgress, on_log=self.appendLog, on_finished=self.onFinished)
-
-    def onPoll(self) -> None:
-        if self.study is not None:
-            self.study.runner.poll()  # callbacks and node loading happen here, on the GUI thread
-
-    def onCancel(self) -> None:
-        if self.study is not None:
-            self.study.cancel()
-
-    def onProgress(self, fraction, message) -> None:
-        self.ui.progressBar.value = int(round(100 * fraction))
-        self.ui.statusLabel.text = message
-
-    def appendLog(self, line) -> None:
-        self.ui.logTextEdit.appendPlainText(line)
-        logging.debug(line)
-
-    def onFinished(self, error) -> None:
-        self.timer.stop()
-        self._updateButtons()
-        if isinstance(error, Cancelled):
-            self.ui.statusLabel.text = _("Cancelled.")
-        elif error is not None:
-            self.ui.statusLabel.text = _("Failed.")
-            slicer.util.errorDisplay(str(error), detailedText=self.ui.logTextEdit.toPlainText())
-        else:
-            self.ui.progressBar.value = 100
-            self.ui.statusLabel.text = agreement_summary(self.study.results.metrics_rows) or _("Done.")
-            self.logic.showResults(self.study)
+    def onStudyDone(self, study) -> None:
+        self.ui.statusLabel.text = agreement_summary(study.results.metrics_rows) or _("Done.")
+        self.logic.showResults(study)
 
 
 class LowDoseRobustnessLogic(StudyLogic, ScriptedLoadableModuleLogic):
