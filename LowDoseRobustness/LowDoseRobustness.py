@@ -10,7 +10,6 @@ from typing import Annotated
 
 import qt
 import slicer
-import vtk
 from slicer.i18n import tr as _
 from slicer.i18n import translate
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
@@ -20,8 +19,8 @@ from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
 from slicer.util import VTKObservationMixin
 
 from LowDoseRobustnessSlicer import dependencies
-from LowDoseRobustnessSlicer.job_panel import JobPanel
 from LowDoseRobustnessSlicer.logic import StudyLogic, agreement_summary
+from LowDoseRobustnessSlicer.module_widget import ModuleWidgetMixin
 from LowDoseRobustnessSlicer.study import BACKENDS, GEOMETRIES, RECONSTRUCTIONS, selected_doses
 
 POLL_INTERVAL_MS = 200
@@ -66,103 +65,51 @@ class LowDoseRobustnessParameterNode:
         return selected_doses({20: self.dose20, 40: self.dose40, 60: self.dose60, 80: self.dose80}, self.otherDoses)
 
 
-class LowDoseRobustnessWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+class LowDoseRobustnessWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
     def __init__(self, parent=None) -> None:
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self.logic = None
-        self.panel = None
-        self._parameterNode = None
-        self._parameterNodeGuiTag = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
-        uiWidget = slicer.util.loadUI(self.resourcePath("UI/LowDoseRobustness.ui"))
-        self.layout.addWidget(uiWidget)
-        self.ui = slicer.util.childWidgetVariables(uiWidget)
-        uiWidget.setMRMLScene(slicer.mrmlScene)
-        self.logic = LowDoseRobustnessLogic()
-        self.timer = qt.QTimer()
-        self.timer.setInterval(POLL_INTERVAL_MS)
-        self.panel = JobPanel(self.ui.progressBar, self.ui.statusLabel, self.ui.logTextEdit, self.timer,
-                              lambda message, log: slicer.util.errorDisplay(message, detailedText=log),
-                              self._updateButtons)
-        self.timer.connect("timeout()", self.panel.poll)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        timer = qt.QTimer()
+        timer.setInterval(POLL_INTERVAL_MS)
+        self.setupModuleWidget(self.resourcePath("UI/LowDoseRobustness.ui"), LowDoseRobustnessLogic(), timer,
+                               lambda message, log: slicer.util.errorDisplay(message, detailedText=log))
         self.ui.runButton.connect("clicked(bool)", lambda: self.onRun(("simulate", "segment", "compare")))
         self.ui.simulateButton.connect("clicked(bool)", lambda: self.onRun(("simulate",)))
-        self.ui.cancelButton.connect("clicked(bool)", self.panel.cancel)
-        self.initializeParameterNode()
 
-    def cleanup(self) -> None:
-        if self.panel is not None:
-            self.panel.cancel()
-            self.timer.stop()
-        self.removeObservers()
-
-    def enter(self) -> None:
-        self.initializeParameterNode()
-
-    def exit(self) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self._parameterNodeGuiTag = None
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
-
-    def onSceneStartClose(self, caller, event) -> None:
-        self.setParameterNode(None)
-
-    def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
-    def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
-        if not self._parameterNode.inputVolume:
+    def chooseDefaultInputs(self, parameterNode) -> None:
+        if not parameterNode.inputVolume:
             first = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
             if first:
-                self._parameterNode.inputVolume = first
+                parameterNode.inputVolume = first
 
-    def setParameterNode(self, parameterNode) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
-        self._parameterNode = parameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
-        self._updateButtons()
-
-    def _updateButtons(self, caller=None, event=None) -> None:
-        running = self.panel is not None and self.panel.running
-        ready = bool(self._parameterNode and self._parameterNode.inputVolume) and not running
+    def updateButtons(self, caller=None, event=None) -> None:
+        ready = bool(self._parameterNode and self._parameterNode.inputVolume) and not self.jobRunning
         self.ui.runButton.enabled = ready
         self.ui.simulateButton.enabled = ready
-        self.ui.cancelButton.enabled = running
+        self.ui.cancelButton.enabled = self.jobRunning
 
     def onRun(self, steps) -> None:
         p = self._parameterNode
         with slicer.util.tryWithErrorDisplay(_("Cannot start the study."), waitCursor=True):
             model = p.model.strip() or "builtin"
             needed = dependencies.requirements_for(model if "segment" in steps else "builtin")
-            if not dependencies.ensure(needed, slicer.util.confirmOkCancelDisplay, slicer.util.pip_install,
-                                       self.panel.on_log):
+            if not self.ensurePackages(needed):
                 return
-            folder = str(p.outputFolder) if str(p.outputFolder) not in ("", ".") else None
+            folder = self.chosenFolder(p.outputFolder)
             arguments = dict(doses=p.doses(), model=model, ground_truth=p.groundTruth, output_folder=folder,
                              seed=p.seed, incident_flux=p.incidentFlux, geometry=p.geometry, backend=p.backend,
                              reconstruction=p.reconstruction, steps=steps,
                              callbacks=self.panel.callbacks(self.onStudyDone))
-            try:
-                study = self.logic.run_study(p.inputVolume, **arguments)
-            except FileExistsError as error:
-                if not slicer.util.confirmYesNoDisplay(_("{error}\n\nReplace these files?").format(error=error)):
-                    return
-                study = self.logic.run_study(p.inputVolume, overwrite=True, **arguments)
-            if folder is None:
+            study = self.startJob(
+                lambda overwrite: self.logic.run_study(p.inputVolume, overwrite=overwrite, **arguments),
+                lambda reason: slicer.util.confirmYesNoDisplay(_("{reason}\n\nReplace these files?").format(reason=reason)),
+                lambda study: _("Running in {folder}").format(folder=study.paths.folder))
+            if study is not None and folder is None:
                 p.outputFolder = pathlib.Path(study.paths.folder)
-            self.panel.start(study, _("Running in {folder}").format(folder=study.paths.folder))
 
     def onStudyDone(self, study) -> None:
         self.ui.statusLabel.text = agreement_summary(study.results.metrics_rows) or _("Done.")

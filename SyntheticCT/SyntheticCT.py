@@ -9,7 +9,6 @@ from typing import Annotated, Union
 
 import qt
 import slicer
-import vtk
 from slicer import vtkMRMLLabelMapVolumeNode, vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
 from slicer.i18n import tr as _
 from slicer.i18n import translate
@@ -19,7 +18,7 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
 from slicer.util import VTKObservationMixin
 
 from LowDoseRobustnessSlicer import dependencies
-from LowDoseRobustnessSlicer.job_panel import JobPanel
+from LowDoseRobustnessSlicer.module_widget import ModuleWidgetMixin
 from LowDoseRobustnessSlicer.study import GEOMETRIES
 from SyntheticCTSlicer.logic import STRATEGIES, SynthLogic
 
@@ -56,104 +55,52 @@ class SyntheticCTParameterNode:
     outputFolder: pathlib.Path
 
 
-class SyntheticCTWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+class SyntheticCTWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
     def __init__(self, parent=None) -> None:
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self.logic = None
-        self.panel = None
-        self._parameterNode = None
-        self._parameterNodeGuiTag = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
-        uiWidget = slicer.util.loadUI(self.resourcePath("UI/SyntheticCT.ui"))
-        self.layout.addWidget(uiWidget)
-        self.ui = slicer.util.childWidgetVariables(uiWidget)
-        uiWidget.setMRMLScene(slicer.mrmlScene)
-        self.logic = SyntheticCTLogic()
-        self.timer = qt.QTimer()
-        self.timer.setInterval(POLL_INTERVAL_MS)
-        self.panel = JobPanel(self.ui.progressBar, self.ui.statusLabel, self.ui.logTextEdit, self.timer,
-                              lambda message, log: slicer.util.errorDisplay(message, detailedText=log),
-                              self._updateButtons)
-        self.timer.connect("timeout()", self.panel.poll)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        timer = qt.QTimer()
+        timer.setInterval(POLL_INTERVAL_MS)
+        self.setupModuleWidget(self.resourcePath("UI/SyntheticCT.ui"), SyntheticCTLogic(), timer,
+                               lambda message, log: slicer.util.errorDisplay(message, detailedText=log))
         self.ui.generateButton.connect("clicked(bool)", self.onGenerate)
-        self.ui.cancelButton.connect("clicked(bool)", self.panel.cancel)
-        self.initializeParameterNode()
 
-    def cleanup(self) -> None:
-        if self.panel is not None:
-            self.panel.cancel()
-            self.timer.stop()
-        self.removeObservers()
-
-    def enter(self) -> None:
-        self.initializeParameterNode()
-
-    def exit(self) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self._parameterNodeGuiTag = None
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
-
-    def onSceneStartClose(self, caller, event) -> None:
-        self.setParameterNode(None)
-
-    def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
-    def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
-        if not self._parameterNode.inputLabels:
+    def chooseDefaultInputs(self, parameterNode) -> None:
+        if not parameterNode.inputLabels:
             first = (slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLSegmentationNode")
                      or slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLLabelMapVolumeNode"))
             if first:
-                self._parameterNode.inputLabels = first
+                parameterNode.inputLabels = first
 
-    def setParameterNode(self, parameterNode) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
-        self._parameterNode = parameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
-        self._updateButtons()
-
-    def _updateButtons(self, caller=None, event=None) -> None:
-        running = self.panel is not None and self.panel.running
-        self.ui.generateButton.enabled = bool(self._parameterNode and self._parameterNode.inputLabels) and not running
-        self.ui.cancelButton.enabled = running
-        if self._parameterNode:
-            self.ui.dosePercentSpinBox.enabled = self._parameterNode.addNoise
-            self.ui.incidentFluxSpinBox.enabled = self._parameterNode.addNoise
+    def updateButtons(self, caller=None, event=None) -> None:
+        p = self._parameterNode
+        self.ui.generateButton.enabled = bool(p and p.inputLabels) and not self.jobRunning
+        self.ui.cancelButton.enabled = self.jobRunning
+        if p:
+            self.ui.dosePercentSpinBox.enabled = p.addNoise
+            self.ui.incidentFluxSpinBox.enabled = p.addNoise
 
     def onGenerate(self) -> None:
         p = self._parameterNode
         with slicer.util.tryWithErrorDisplay(_("Cannot generate synthetic CT."), waitCursor=True):
-            if not dependencies.ensure(list(dependencies.SYNTHETIC) + (list(dependencies.CORE) if p.addNoise else []),
-                                       slicer.util.confirmOkCancelDisplay, slicer.util.pip_install, self.panel.on_log):
+            needed = list(dependencies.SYNTHETIC) + (list(dependencies.CORE) if p.addNoise else [])
+            if not self.ensurePackages(needed):
                 return
-            folder = str(p.outputFolder) if str(p.outputFolder) not in ("", ".") else None
+            folder = self.chosenFolder(p.outputFolder)
             arguments = dict(ct_node=p.sourceCT, strategy=p.strategy, count=p.count, seed=p.seed,
                              add_noise=p.addNoise, dose=p.dosePercent / 100.0, incident_flux=p.incidentFlux,
-                             geometry=p.geometry, output_folder=folder, callbacks=self.panel.callbacks(self.onDone))
-            try:
-                job = self.logic.generate(p.inputLabels, **arguments)
-            except FileExistsError as error:
-                if not slicer.util.confirmYesNoDisplay(_("{error}\n\nReplace it?").format(error=error)):
-                    return
-                job = self.logic.generate(p.inputLabels, overwrite=True, **arguments)
-            if folder is None:
+                             geometry=p.geometry, output_folder=folder,
+                             callbacks=self.panel.callbacks(lambda job: self.logic.showResults(job)))
+            job = self.startJob(
+                lambda overwrite: self.logic.generate(p.inputLabels, overwrite=overwrite, **arguments),
+                lambda reason: slicer.util.confirmYesNoDisplay(_("{reason}\n\nReplace it?").format(reason=reason)),
+                lambda job: _("Generating in {folder}").format(folder=job.folder))
+            if job is not None and folder is None:
                 p.outputFolder = pathlib.Path(job.folder)
-            self.panel.start(job, _("Generating in {folder}").format(folder=job.folder))
-
-    def onDone(self, job) -> None:
-        self.logic.showResults(job)
 
 
 class SyntheticCTLogic(SynthLogic, ScriptedLoadableModuleLogic):

@@ -57,8 +57,26 @@ class StudyResults:
     chart_node: object = None                                 # vtkMRMLPlotChartNode, Dice vs dose per label
 
 
+class BackgroundJob:
+    """Something a :class:`ProcessRunner` (attribute ``runner``) works on in the background."""
+
+    runner: ProcessRunner
+
+    @property
+    def finished(self) -> bool:
+        return self.runner.finished
+
+    def cancel(self) -> None:
+        self.runner.cancel()
+
+    def wait_for_completion(self, timeout: Optional[float] = None):
+        """Block until done (delivering callbacks); raises the job's error. Returns the job."""
+        self.runner.wait_for_completion(timeout)
+        return self
+
+
 @dataclass
-class Study:
+class Study(BackgroundJob):
     """A running or finished study: its settings, files, runner and results."""
 
     settings: StudySettings
@@ -68,17 +86,6 @@ class Study:
     has_ground_truth: bool
     input_name: str
     results: StudyResults = field(default_factory=StudyResults)
-
-    @property
-    def finished(self) -> bool:
-        return self.runner.finished
-
-    def cancel(self) -> None:
-        self.runner.cancel()
-
-    def wait_for_completion(self, timeout: Optional[float] = None) -> "Study":
-        self.runner.wait_for_completion(timeout)
-        return self
 
 
 class StudyLogic:

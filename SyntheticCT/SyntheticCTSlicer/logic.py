@@ -20,7 +20,7 @@ from LowDoseRobustnessLib.labels import read_label_names, write_label_names
 from LowDoseRobustnessLib.process_runner import ProcessRunner, RunnerCallbacks, Step, lowdose_command
 from LowDoseRobustnessLib.volume import InputError
 from LowDoseRobustnessSlicer import nodes
-from LowDoseRobustnessSlicer.logic import default_python
+from LowDoseRobustnessSlicer.logic import BackgroundJob, default_python
 
 STRATEGIES = ("single", "constant", "texture")
 
@@ -51,21 +51,12 @@ class SynthResults:
 
 
 @dataclass
-class SynthJob:
+class SynthJob(BackgroundJob):
+    """A running or finished ``lowdose synth``: its folder, runner and the nodes it loaded."""
+
     folder: Path
     runner: ProcessRunner
     results: SynthResults = field(default_factory=SynthResults)
-
-    @property
-    def finished(self) -> bool:
-        return self.runner.finished
-
-    def cancel(self) -> None:
-        self.runner.cancel()
-
-    def wait_for_completion(self, timeout: Optional[float] = None) -> "SynthJob":
-        self.runner.wait_for_completion(timeout)
-        return self
 
 
 class SynthLogic:

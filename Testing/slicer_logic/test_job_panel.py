@@ -60,3 +60,30 @@ def test_failure_shows_the_cli_message_with_the_log():
         "import sys; print('lowdose synth: error: label map is empty', file=sys.stderr); sys.exit(2)")
     assert label.text == "Failed." and successes == []
     assert errors[0][0] == "lowdose synth: error: label map is empty" and "label map is empty" in errors[0][1]
+
+
+def test_start_job_asks_before_overwriting():
+    from LowDoseRobustnessSlicer.module_widget import ModuleWidgetMixin
+
+    class Panel:
+        started = None
+
+        def start(self, job, message):
+            self.started = (job, message)
+
+    widget = ModuleWidgetMixin()
+    widget.panel = Panel()
+    calls = []
+
+    def start(overwrite):
+        calls.append(overwrite)
+        if not overwrite:
+            raise FileExistsError("3 result file(s) already exist")
+        return "job"
+
+    assert widget.startJob(start, lambda reason: False, str) is None and calls == [False]
+    assert widget.panel.started is None
+    assert widget.startJob(start, lambda reason: "already exist" in reason, lambda job: f"running {job}") == "job"
+    assert calls == [False, False, True] and widget.panel.started == ("job", "running job")
+    assert ModuleWidgetMixin.chosenFolder(None) is None and ModuleWidgetMixin.chosenFolder(".") is None
+    assert ModuleWidgetMixin.chosenFolder("/data/out") == "/data/out"
