@@ -95,6 +95,9 @@ class StudyLogic:
     cli_module: the module whose ``main()`` is the ``lowdose`` CLI (tests pass a stand-in).
     """
 
+    window_level = (400.0, 40.0)
+    """Soft-tissue window (HU) for every simulated volume, so noise compares fairly across doses."""
+
     def __init__(self, scene, python: Optional[str] = None, cli_module: str = "LowDoseRobustnessLib.cli",
                  extra_paths: Sequence[str | Path] = ()):
         self.scene = scene
@@ -116,8 +119,7 @@ class StudyLogic:
         return path
 
     def load_volume(self, path: Path, name: str):
-        volume = read_volume(path)
-        return nodes.add_volume_node(self.scene, volume, name)
+        return nodes.add_volume_node(self.scene, read_volume(path), name, window_level=self.window_level)
 
     def load_segmentation(self, path: Path, name: str, reference_volume_node=None):
         """A label-map file (+ sidecar names) as a segmentation node."""
@@ -208,9 +210,11 @@ class StudyLogic:
             results.metrics_rows += read_metrics_csv(paths.metrics(dose), dose)
             reference = read_volume(paths.reference_segmentation(study.has_ground_truth)).array
             test = read_volume(paths.segmentation(dose)).array
+            classes = read_volume(paths.disagreement(dose))
+            same_grid = reference.shape == test.shape == classes.array.shape
             node = nodes.disagreement_segmentation(
-                self.scene, read_volume(paths.disagreement(dose)), f"{study.input_name} {dose:.0%} dose disagreement",
-                agree_mask=(reference == test) & (reference > 0),
+                self.scene, classes, f"{study.input_name} {dose:.0%} dose disagreement",
+                agree_mask=(reference == test) & (reference > 0) if same_grid else None,
                 reference_volume_node=results.volume_nodes.get(dose))
             results.disagreement_nodes[dose] = node
 

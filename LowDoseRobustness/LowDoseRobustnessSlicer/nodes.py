@@ -245,13 +245,22 @@ METRIC_COLUMNS = {
 
 
 def _column_kind(column: str, values: Sequence) -> str:
-    if column in METRIC_COLUMNS:
-        return METRIC_COLUMNS[column][0]
-    try:
-        [float(v) for v in values if v not in ("", None)]
-        return "double"
-    except (TypeError, ValueError):
+    """double/int/string for a column: the known kind when every value fits it, else what the values allow."""
+    filled = [v for v in values if v not in ("", None)]
+
+    def fits(convert) -> bool:
+        try:
+            [convert(v) for v in filled]
+            return True
+        except (TypeError, ValueError):
+            return False
+
+    known = METRIC_COLUMNS.get(column, ("",))[0]
+    if known == "string":
         return "string"
+    if known == "int" and fits(lambda v: int(float(v))) and all(float(v).is_integer() for v in filled):
+        return "int"
+    return "double" if fits(float) else "string"
 
 
 def _as_float(value) -> float:

@@ -197,3 +197,10 @@ def test_segmentation_without_reference_uses_its_own_geometry_and_labelmap_names
     labelmap.GetDisplayNode().SetAndObserveColorNodeID(colors.GetID())
     array, names = nodes.labels_from_node(labelmap)
     assert names == {4: "aorta"} and array.same_grid(grid)
+
+
+def test_metrics_table_tolerates_a_summary_row(scene):
+    rows = [{"label": "1", "name": "spleen", "dice": "0.9"}, {"label": "all", "name": "mean", "dice": "0.8"}]
+    table = nodes.table_node_from_rows(scene, rows, "metrics")
+    assert table.GetTable().GetColumnByName("label").IsA("vtkStringArray")
+    assert table.GetTable().GetColumnByName("dice").IsA("vtkDoubleArray")
