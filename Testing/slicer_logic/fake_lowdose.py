@@ -1,5 +1,6 @@
-"""A stand-in ``lowdose`` CLI for logic tests: the real ``simulate``; toy ``segment`` and ``compare``
-that follow the contracts of the segment/compare branches (files, sidecars, CSV columns, map classes)."""
+"""A stand-in ``lowdose`` CLI for logic tests: toy ``simulate``, ``segment``, ``compare`` and ``synth`` that
+write what the real commands write (file names, sidecars, CSV columns, map classes, nnU-Net layout), quickly.
+The real simulator is tested through the real CLI in test_logic.py."""
 import argparse
 import csv
 import json
@@ -7,9 +8,27 @@ import sys
 
 import numpy as np
 
-from LowDoseRobustnessLib import cli
 from LowDoseRobustnessLib.io import read_volume, write_volume
 from LowDoseRobustnessLib.labels import read_label_names, write_label_names
+
+
+def simulate(argv):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("input")
+    parser.add_argument("--dose", type=float, action="append", required=True)
+    parser.add_argument("-o", "--output", required=True)
+    parser.add_argument("--reference")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overwrite", action="store_true")
+    args, _ = parser.parse_known_args(argv)
+    volume = read_volume(args.input)
+    outputs = {d: f"{args.output}/dose_{round(d * 100):03d}.nii.gz" for d in args.dose}
+    outputs[1.0] = args.reference
+    for index, (dose, path) in enumerate(sorted(outputs.items())):
+        noise = np.random.default_rng([args.seed, index]).normal(0, 20 / np.sqrt(dose), volume.array.shape)
+        write_volume(volume.with_array((volume.array + noise).astype(np.float32)), path, overwrite=args.overwrite)
+        print(f"[{100 * (index + 1) // len(outputs):3d}%] reconstructed {dose:.0%} dose", file=sys.stderr)
+    return 0
 
 
 def segment(argv):
@@ -90,4 +109,7 @@ def main(argv=None):
         return compare(argv[1:])
     if argv and argv[0] == "synth":
         return synth(argv[1:])
-    return cli.main(argv)
+    if argv and argv[0] == "simulate":
+        return simulate(argv[1:])
+    print(f"fake lowdose: unknown command {argv[:1]}", file=sys.stderr)
+    return 2

@@ -50,7 +50,8 @@ def test_plan_follows_the_cli_contracts(tmp_path):
         StudySettings(doses=(1.0,))
 
 
-def test_simulate_only_gives_volume_nodes_on_the_input_grid(scene, logic, tmp_path):
+def test_real_simulator_gives_volume_nodes_on_the_input_grid(scene, tmp_path):
+    logic = StudyLogic(scene)  # the real lowdose CLI of this checkout
     volume = phantom()
     input_node = nodes.add_volume_node(scene, volume, "phantom")
     progress = []
