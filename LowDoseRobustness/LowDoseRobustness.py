@@ -61,9 +61,6 @@ class LowDoseRobustnessParameterNode:
     model: str = "builtin"
     outputFolder: pathlib.Path
 
-    def doses(self):
-        return selected_doses({20: self.dose20, 40: self.dose40, 60: self.dose60, 80: self.dose80}, self.otherDoses)
-
 
 class LowDoseRobustnessWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
     def __init__(self, parent=None) -> None:
@@ -100,7 +97,8 @@ class LowDoseRobustnessWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, V
             if not self.ensurePackages(needed):
                 return
             folder = self.chosenFolder(p.outputFolder)
-            arguments = dict(doses=p.doses(), model=model, ground_truth=p.groundTruth, output_folder=folder,
+            doses = selected_doses({20: p.dose20, 40: p.dose40, 60: p.dose60, 80: p.dose80}, p.otherDoses)
+            arguments = dict(doses=doses, model=model, ground_truth=p.groundTruth, output_folder=folder,
                              seed=p.seed, incident_flux=p.incidentFlux, geometry=p.geometry, backend=p.backend,
                              reconstruction=p.reconstruction, steps=steps,
                              callbacks=self.panel.callbacks(self.onStudyDone))

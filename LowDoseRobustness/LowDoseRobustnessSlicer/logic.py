@@ -228,11 +228,14 @@ class StudyLogic:
                                                         table_node=results.table_node)
         results.chart_node, _, _ = nodes.dice_plot(self.scene, results.metrics_rows,
                                                    f"{study.input_name} Dice vs dose")
+        # Show only the lowest dose's disagreement map; the per-dose segmentations stay in the scene, hidden.
         lowest = min(results.disagreement_nodes, default=None)
-        for dose, node in results.disagreement_nodes.items():
+        shown = {id(node): dose == lowest for dose, node in results.disagreement_nodes.items()}
+        shown.update({id(node): False for node in results.segmentation_nodes.values()})
+        for node in [*results.disagreement_nodes.values(), *results.segmentation_nodes.values()]:
             display = node.GetDisplayNode()
             if display is not None:
-                display.SetVisibility(dose == lowest)
+                display.SetVisibility(shown[id(node)])
 
     def load_study_folder(self, folder: str | Path, doses: Sequence[float], input_name: str = "study",
                           has_ground_truth: bool = False) -> Study:

@@ -88,6 +88,7 @@ def test_full_study_loads_segmentations_table_plot_and_disagreement(scene, logic
     assert set(results.disagreement_nodes) == {0.1, 0.5}
     assert results.disagreement_nodes[0.1].GetDisplayNode().GetVisibility()
     assert not results.disagreement_nodes[0.5].GetDisplayNode().GetVisibility()
+    assert not any(n.GetDisplayNode().GetVisibility() for n in results.segmentation_nodes.values())
     assert "10 % dose: mean Dice" in agreement_summary(results.metrics_rows)
     reloaded = StudyLogic(slicer.vtkMRMLScene()).load_study_folder(tmp_path, [0.1, 0.5], "again")
     assert reloaded.results.table_node.GetNumberOfRows() == 4

@@ -57,8 +57,7 @@ def test_lowdose_module_imports_and_its_logic_uses_the_scene(slicer_stand_ins):
     assert callable(logic.run_study) and callable(logic.showResults)
     parameters = module.LowDoseRobustnessParameterNode
     assert parameters.__annotations__["geometry"].__metadata__[0] == ("Choice", ("clinical", "fast"))
-    fake = types.SimpleNamespace(dose20=True, dose40=False, dose60=False, dose80=True, otherDoses="5")
-    assert parameters.doses(fake) == (0.05, 0.2, 0.8)
+    assert set(parameters.__annotations__) >= {"inputVolume", "groundTruth", "model", "outputFolder"}
 
 
 def test_synthetic_module_imports_and_its_logic_uses_the_scene(slicer_stand_ins):
