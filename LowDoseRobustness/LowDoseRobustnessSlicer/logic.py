@@ -86,6 +86,14 @@ class Study(BackgroundJob):
     has_ground_truth: bool
     input_name: str
     results: StudyResults = field(default_factory=StudyResults)
+    load_errors: list = field(default_factory=list)
+
+    def wait_for_completion(self, timeout: Optional[float] = None) -> "Study":
+        """Block until done; raises the failed step's error, or :class:`InputError` if results did not load."""
+        super().wait_for_completion(timeout)
+        if self.load_errors:
+            raise InputError("; ".join(self.load_errors))
+        return self
 
 
 class StudyLogic:
@@ -150,9 +158,10 @@ class StudyLogic:
         paths = StudyPaths(folder.resolve())
         has_ground_truth = ground_truth is not None
         plan = plan_study(settings, paths, has_ground_truth, overwrite)
-        exported = [paths.input] + ([paths.ground_truth] if has_ground_truth else [])
+        exported = ([paths.input] if "simulate" in settings.steps else []) + (
+            [paths.ground_truth] if has_ground_truth else [])
         if not overwrite:
-            existing = existing_outputs(plan, exported if "simulate" in settings.steps else [])
+            existing = existing_outputs(plan, exported)
             if existing:
                 shown = ", ".join(str(p) for p in existing[:3]) + (" ..." if len(existing) > 3 else "")
                 raise FileExistsError(f"{len(existing)} result file(s) already exist in {folder} ({shown}); "
@@ -179,15 +188,26 @@ class StudyLogic:
     def _loading_callbacks(self, study: Study, user: RunnerCallbacks, load_results: bool) -> RunnerCallbacks:
         """Wrap the caller's callbacks so each finished step's files are loaded before the caller hears of it."""
 
+        def load(what: str, function, *arguments):
+            try:
+                function(*arguments)
+            except Exception as error:  # a result file the scene cannot take must not stop the job or the GUI
+                message = f"could not load the results of {what}: {error}"
+                study.load_errors.append(message)
+                if user.on_log:
+                    user.on_log(message)
+
         def step_done(step: Step):
             if load_results:
-                self.load_step_results(study, step.tag)
+                load(step.label, self.load_step_results, study, step.tag)
             if user.on_step_done:
                 user.on_step_done(step)
 
         def finished(error):
             if error is None and load_results and "compare" in study.settings.steps:
-                self.load_metrics(study)
+                load("the comparison", self.load_metrics, study)
+            if error is None and study.load_errors:
+                error = InputError("; ".join(study.load_errors))
             if user.on_finished:
                 user.on_finished(error)
 

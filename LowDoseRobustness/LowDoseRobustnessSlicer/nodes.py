@@ -312,6 +312,11 @@ def rows_from_table_node(table_node) -> list[dict]:
     return rows
 
 
+PLOT_COLORS = ((0.12, 0.47, 0.71), (1.0, 0.50, 0.05), (0.17, 0.63, 0.17), (0.84, 0.15, 0.16), (0.58, 0.40, 0.74),
+               (0.55, 0.34, 0.29), (0.89, 0.47, 0.76), (0.50, 0.50, 0.50), (0.74, 0.74, 0.13), (0.09, 0.75, 0.81))
+"""Line colours of the Dice plot, in turn (a colour-blind-safe qualitative palette)."""
+
+
 def dice_plot(scene, rows: Sequence[Mapping], name: str = "Dice vs dose"):
     """A plot chart of Dice against dose (%), one line per structure.
 
@@ -338,7 +343,7 @@ def dice_plot(scene, rows: Sequence[Mapping], name: str = "Dice vs dose"):
         series.SetPlotType(slicer.vtkMRMLPlotSeriesNode.PlotTypeScatter)
         series.SetLineStyle(slicer.vtkMRMLPlotSeriesNode.LineStyleSolid)
         series.SetMarkerStyle(slicer.vtkMRMLPlotSeriesNode.MarkerStyleCircle)
-        series.SetUniqueColor()
+        series.SetColor(*PLOT_COLORS[index % len(PLOT_COLORS)])
         chart.AddAndObservePlotSeriesNodeID(series.GetID())
         series_nodes.append(series)
     return chart, table_node, series_nodes

@@ -122,3 +122,14 @@ def test_gui_choices_match_the_simulator():
 
     assert set(BACKENDS) == {"auto", "cpu", *registry}
     assert set(RECONSTRUCTORS) <= set(RECONSTRUCTIONS)
+
+
+def test_results_that_cannot_be_loaded_are_reported_not_lost(scene, logic, tmp_path, monkeypatch):
+    input_node = nodes.add_volume_node(scene, phantom(), "phantom")
+    monkeypatch.setattr(StudyLogic, "load_segmentation", lambda *a, **k: (_ for _ in ()).throw(OSError("disk gone")))
+    finished = []
+    with pytest.raises(ValueError, match="could not load the results of segment 50%: disk gone"):
+        logic.run_study(input_node, doses=[0.5], model="threshold", output_folder=tmp_path, wait_for_completion=True,
+                        callbacks=RunnerCallbacks(on_finished=finished.append))
+    assert "disk gone" in str(finished[0])
+    assert scene.GetNodesByClass("vtkMRMLTableNode").GetNumberOfItems() == 2  # metrics and plot tables still loaded
