@@ -57,6 +57,13 @@ class SynthJob(BackgroundJob):
     folder: Path
     runner: ProcessRunner
     results: SynthResults = field(default_factory=SynthResults)
+    load_error: Optional[Exception] = None
+
+    def wait_for_completion(self, timeout: Optional[float] = None) -> "SynthJob":
+        super().wait_for_completion(timeout)
+        if self.load_error is not None:
+            raise self.load_error
+        return self
 
 
 class SynthLogic:
@@ -118,7 +125,10 @@ class SynthLogic:
 
         def finished(error):
             if error is None and load_results:
-                self.load_first_case(job)
+                try:
+                    self.load_first_case(job)
+                except Exception as load_error:  # reported like a failed step, never raised into the GUI timer
+                    error = job.load_error = InputError(f"could not load the synthetic case: {load_error}")
             if user.on_finished:
                 user.on_finished(error)
 

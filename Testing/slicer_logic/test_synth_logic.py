@@ -49,3 +49,13 @@ def test_arguments_without_noise_and_with_the_source_ct(scene, tmp_path):
     assert arguments[arguments.index("--ct") + 1] == "ct.nii.gz" and arguments[-1] == "--overwrite"
     with pytest.raises(ValueError, match="strategy"):
         logic.synth_arguments(Path("l"), Path("o"), "fancy", 1, 0, False, 1.0, 1e5, "fast", None, False)
+
+
+def test_a_dataset_without_images_is_reported(scene, tmp_path, monkeypatch):
+    grid = labels_volume()
+    labelmap = nodes.add_volume_node(scene, grid, "labels", "vtkMRMLLabelMapVolumeNode")
+    logic = SynthLogic(scene, cli_module="fake_lowdose", extra_paths=[HERE])
+    monkeypatch.setattr("SyntheticCTSlicer.logic.first_case", lambda folder: (_ for _ in ()).throw(
+        ValueError(f"no synthetic images found in {folder}")))
+    with pytest.raises(ValueError, match="could not load the synthetic case: no synthetic images"):
+        logic.generate(labelmap, count=1, add_noise=False, output_folder=tmp_path, wait_for_completion=True)
