@@ -60,6 +60,7 @@ class LowDoseRobustnessParameterNode:
     reconstruction: Annotated[str, Choice(list(RECONSTRUCTIONS))] = "fbp"
     model: str = "builtin"
     outputFolder: pathlib.Path
+    writeReport: bool = False
 
 
 class LowDoseRobustnessWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
@@ -74,7 +75,7 @@ class LowDoseRobustnessWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, V
         timer.setInterval(POLL_INTERVAL_MS)
         self.setupModuleWidget(self.resourcePath("UI/LowDoseRobustness.ui"), LowDoseRobustnessLogic(), timer,
                                lambda message, log: slicer.util.errorDisplay(message, detailedText=log))
-        self.ui.runButton.connect("clicked(bool)", lambda: self.onRun(("simulate", "segment", "compare")))
+        self.ui.runButton.connect("clicked(bool)", lambda: self.onRun(("simulate", "segment", "compare", "report")))
         self.ui.simulateButton.connect("clicked(bool)", lambda: self.onRun(("simulate",)))
 
     def chooseDefaultInputs(self, parameterNode) -> None:
@@ -93,6 +94,7 @@ class LowDoseRobustnessWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, V
         p = self._parameterNode
         with slicer.util.tryWithErrorDisplay(_("Cannot start the study."), waitCursor=True):
             model = p.model.strip() or "builtin"
+            steps = tuple(step for step in steps if step != "report" or p.writeReport)
             needed = dependencies.requirements_for(model if "segment" in steps else "builtin")
             if not self.ensurePackages(needed):
                 return
@@ -112,6 +114,8 @@ class LowDoseRobustnessWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, V
     def onStudyDone(self, study) -> None:
         self.ui.statusLabel.text = agreement_summary(study.results.metrics_rows) or _("Done.")
         self.logic.showResults(study)
+        if study.results.report_path is not None:
+            qt.QDesktopServices.openUrl(qt.QUrl.fromLocalFile(str(study.results.report_path)))
 
 
 class LowDoseRobustnessLogic(StudyLogic, ScriptedLoadableModuleLogic):

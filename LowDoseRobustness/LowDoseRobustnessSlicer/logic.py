@@ -30,7 +30,7 @@ from LowDoseRobustnessLib.process_runner import ProcessRunner, RunnerCallbacks, 
 from LowDoseRobustnessLib.volume import InputError
 
 from . import nodes
-from .study import (REFERENCE_DOSE, PlannedStep, StudyPaths, StudySettings, compared_doses, existing_outputs,
+from .study import (DEFAULT_STEPS, REFERENCE_DOSE, PlannedStep, StudyPaths, StudySettings, compared_doses, existing_outputs,
                     plan_study, read_metrics_csv)
 
 
@@ -55,6 +55,7 @@ class StudyResults:
     metrics_rows: list = field(default_factory=list)
     table_node: object = None                                 # vtkMRMLTableNode, one row per dose x label
     chart_node: object = None                                 # vtkMRMLPlotChartNode, Dice vs dose per label
+    report_path: Optional[Path] = None                        # report.html of lowdose report
 
 
 class BackgroundJob:
@@ -138,12 +139,13 @@ class StudyLogic:
     def run_study(self, input_node, doses: Sequence[float] = (0.2, 0.4, 0.6, 0.8), model: str = "builtin",
                   ground_truth=None, output_folder: Optional[str | Path] = None, seed: int = 0,
                   incident_flux: float = 1.0e5, geometry: str = "clinical", backend: str = "auto",
-                  reconstruction: str = "fbp", steps: Sequence[str] = ("simulate", "segment", "compare"),
+                  reconstruction: str = "fbp", steps: Sequence[str] = DEFAULT_STEPS,
                   overwrite: bool = False, wait_for_completion: bool = False,
                   callbacks: Optional[RunnerCallbacks] = None, load_results: bool = True) -> Study:
         """Simulate ``doses`` of ``input_node``, segment each with ``model``, compare with the reference.
 
         ground_truth: a segmentation node to compare against (else the model's 100 % segmentation).
+        steps: some of simulate, segment, compare, report (``lowdose report``: HTML in ``report/``).
         overwrite: replace existing files in ``output_folder``; when False and any exist, raises
         :class:`FileExistsError` listing them (the GUI asks, then calls again with True).
         callbacks: progress/log/finished callbacks, called from ``study.runner.poll()``.
@@ -157,7 +159,7 @@ class StudyLogic:
         folder = Path(output_folder) if output_folder else Path(tempfile.mkdtemp(prefix="LowDoseRobustness-"))
         paths = StudyPaths(folder.resolve())
         has_ground_truth = ground_truth is not None
-        plan = plan_study(settings, paths, has_ground_truth, overwrite)
+        plan = plan_study(settings, paths, has_ground_truth, overwrite, case=input_node.GetName())
         exported = ([paths.input] if "simulate" in settings.steps else []) + (
             [paths.ground_truth] if has_ground_truth else [])
         if not overwrite:
@@ -225,6 +227,8 @@ class StudyLogic:
             results.segmentation_nodes[dose] = self.load_segmentation(
                 paths.segmentation(dose), f"{study.input_name} {dose:.0%} dose segmentation",
                 results.volume_nodes.get(dose))
+        elif tag and tag[0] == "report":
+            results.report_path = paths.report if paths.report.exists() else None
         elif tag and tag[0] == "compare":
             dose = tag[1]
             results.metrics_rows += read_metrics_csv(paths.metrics(dose), dose)

@@ -8,6 +8,7 @@ Layout of a study folder::
     segmentations/dose_020.nii.gz     lowdose segment (+ dose_020.labels.json)
     metrics/dose_020.csv              lowdose compare REFERENCE TEST
     metrics/disagreement_020.nii.gz   0 agree/background, 1 missed, 2 added at low dose
+    report/report.html                lowdose report metrics/ (optional step)
 
 The reference segmentation is the ground truth when one is given, else the model's
 segmentation of the 100 % reconstruction (same reproject/reconstruct chain as the low doses).
@@ -24,9 +25,10 @@ from LowDoseRobustnessLib.geometry import PRESETS
 from LowDoseRobustnessLib.volume import InputError
 
 REFERENCE_DOSE = 1.0
-STEPS = ("simulate", "segment", "compare")
-RECONSTRUCTIONS = ("fbp", "iterative", "cnn")
-"""``lowdose simulate --recon`` choices (iterative and cnn come with the reconstruction branch)."""
+STEPS = ("simulate", "segment", "compare", "report")
+DEFAULT_STEPS = STEPS[:3]
+RECONSTRUCTIONS = ("fbp", "iterative", "cnn", "nlm")
+"""``lowdose simulate --recon`` choices (iterative, cnn, nlm come with the reconstruction branch)."""
 GEOMETRIES = tuple(PRESETS)
 BACKENDS = ("auto", "cpu", "astra", "mbirjax", "tigre")
 """``lowdose simulate --backend`` choices; listed here because importing the backend registry imports torch."""
@@ -69,7 +71,7 @@ class StudySettings:
     geometry: str = "clinical"
     backend: str = "auto"
     reconstruction: str = "fbp"
-    steps: tuple[str, ...] = STEPS
+    steps: tuple[str, ...] = DEFAULT_STEPS
 
     def __post_init__(self):
         doses = tuple(sorted({round(float(d), 6) for d in self.doses}))
@@ -114,10 +116,18 @@ class StudyPaths:
         return self.folder / "segmentations" / f"{dose_tag(dose)}.nii.gz"
 
     def metrics(self, dose: float) -> Path:
-        return self.folder / "metrics" / f"{dose_tag(dose)}.csv"
+        return self.metrics_folder / f"{dose_tag(dose)}.csv"
 
     def disagreement(self, dose: float) -> Path:
-        return self.folder / "metrics" / f"disagreement_{dose_tag(dose)[5:]}.nii.gz"
+        return self.metrics_folder / f"disagreement_{dose_tag(dose)[5:]}.nii.gz"
+
+    @property
+    def metrics_folder(self) -> Path:
+        return self.folder / "metrics"
+
+    @property
+    def report(self) -> Path:
+        return self.folder / "report" / "report.html"
 
     def reference_segmentation(self, has_ground_truth: bool) -> Path:
         return self.ground_truth if has_ground_truth else self.segmentation(REFERENCE_DOSE)
@@ -140,8 +150,8 @@ class PlannedStep:
 
 
 def plan_study(settings: StudySettings, paths: StudyPaths, has_ground_truth: bool,
-               overwrite: bool = False) -> list[PlannedStep]:
-    """The ``lowdose`` commands of a study, in order."""
+               overwrite: bool = False, case: str = "") -> list[PlannedStep]:
+    """The ``lowdose`` commands of a study, in order; ``case`` names the input in the metrics tables."""
     all_doses = (*settings.doses, REFERENCE_DOSE)
     overwrite_flag = ["--overwrite"] if overwrite else []
     plan = []
@@ -167,8 +177,14 @@ def plan_study(settings: StudySettings, paths: StudyPaths, has_ground_truth: boo
             plan.append(PlannedStep(
                 f"compare {dose:.0%}", ["compare", str(reference), str(paths.segmentation(dose)),
                                         "-o", str(paths.metrics(dose)), "--disagreement", str(paths.disagreement(dose)),
+                                        "--case", case, "--dose", f"{dose:g}", "--model", settings.model,
+                                        "--reconstruction", settings.reconstruction,
+                                        "--reference-kind", "ground_truth" if has_ground_truth else "full_dose",
                                         *overwrite_flag],
                 [paths.metrics(dose), paths.disagreement(dose)], weight=0.3, tag=("compare", dose)))
+    if "report" in settings.steps:
+        plan.append(PlannedStep("report", ["report", str(paths.metrics_folder), "-o", str(paths.report.parent),
+                                           *overwrite_flag], [paths.report], weight=0.5, tag=("report",)))
     return plan
 
 

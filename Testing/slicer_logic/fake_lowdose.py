@@ -56,17 +56,21 @@ def compare(argv):
     parser.add_argument("-o", "--output", required=True)
     parser.add_argument("--disagreement")
     parser.add_argument("--overwrite", action="store_true")
+    for tag in ("--case", "--dose", "--model", "--reconstruction"):
+        parser.add_argument(tag, default="")
+    parser.add_argument("--reference-kind", choices=("full_dose", "ground_truth"), default="full_dose")
     args = parser.parse_args(argv)
     reference, test = read_volume(args.reference), read_volume(args.test)
     names = read_label_names(args.reference) or read_label_names(args.test)
     voxel_ml = float(np.prod(reference.spacing)) / 1000.0
     with open(args.output, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["label", "name", "dice", "hd95_mm", "volume_ref_ml", "volume_test_ml", "r_eff_mm"])
+        writer.writerow(["case", "dose", "reference", "label", "name", "dice", "hd95_mm", "volume_ref_ml",
+                         "volume_test_ml", "r_eff_mm"])
         for label, name in sorted(names.items()):
             a, b = reference.array == label, test.array == label
             dice = 2 * np.sum(a & b) / max(1, a.sum() + b.sum())
-            writer.writerow([label, name, f"{dice:.6f}", "1.5", a.sum() * voxel_ml, b.sum() * voxel_ml, "10.0"])
+            writer.writerow([args.case, args.dose, args.reference_kind, label, name, f"{dice:.6f}", "1.5", a.sum() * voxel_ml, b.sum() * voxel_ml, "10.0"])
     if args.disagreement:
         classes = np.zeros(reference.array.shape, np.uint8)
         classes[(reference.array > 0) & (reference.array != test.array)] = 1
@@ -101,6 +105,20 @@ def synth(argv):
     return 0
 
 
+def report(argv):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("results_dir")
+    parser.add_argument("-o", "--output-dir")
+    parser.add_argument("--overwrite", action="store_true")
+    args = parser.parse_args(argv)
+    from pathlib import Path
+
+    tables = sorted(Path(args.results_dir).rglob("*.csv"))
+    Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+    Path(args.output_dir, "report.html").write_text(f"<html>{len(tables)} tables</html>")
+    return 0
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "segment":
@@ -111,5 +129,7 @@ def main(argv=None):
         return synth(argv[1:])
     if argv and argv[0] == "simulate":
         return simulate(argv[1:])
+    if argv and argv[0] == "report":
+        return report(argv[1:])
     print(f"fake lowdose: unknown command {argv[:1]}", file=sys.stderr)
     return 2

@@ -32,7 +32,7 @@ def logic(scene):
 def test_plan_follows_the_cli_contracts(tmp_path):
     settings = StudySettings(doses=(0.4, 0.2, 0.2), model="totalsegmentator:total", seed=3, geometry="fast",
                              reconstruction="iterative")
-    plan = plan_study(settings, StudyPaths(tmp_path), has_ground_truth=True, overwrite=True)
+    plan = plan_study(settings, StudyPaths(tmp_path), has_ground_truth=True, overwrite=True, case="CTChest")
     simulate = plan[0].arguments
     assert simulate[:2] == ["simulate", str(tmp_path / "input.nii.gz")]
     assert simulate[simulate.index("--dose") + 1] == "0.2" and simulate.count("--dose") == 2
@@ -44,6 +44,8 @@ def test_plan_follows_the_cli_contracts(tmp_path):
     compare = plan[-1].arguments
     assert compare[1] == str(tmp_path / "ground_truth.nii.gz")
     assert compare[compare.index("--disagreement") + 1] == str(tmp_path / "metrics" / "disagreement_100.nii.gz")
+    assert compare[compare.index("--reference-kind") + 1] == "ground_truth" and "CTChest" in compare
+    assert compare[compare.index("--dose") + 1] == "1" and compare[compare.index("--model") + 1] == "totalsegmentator:total"
     assert parse_doses("20, 40%") == (0.2, 0.4) and parse_doses("0.25") == (0.25,)
     assert selected_doses({20: True, 40: False, 60: True}, "5, 0.5") == (0.005, 0.05, 0.2, 0.6)
     with pytest.raises(ValueError, match="between 0 and 1"):
@@ -74,7 +76,9 @@ def test_real_simulator_gives_volume_nodes_on_the_input_grid(scene, tmp_path):
 def test_full_study_loads_segmentations_table_plot_and_disagreement(scene, logic, tmp_path):
     input_node = nodes.add_volume_node(scene, phantom(), "phantom")
     study = logic.run_study(input_node, doses=[0.1, 0.5], model="threshold", geometry="fast", backend="cpu",
-                            output_folder=tmp_path, wait_for_completion=True, seed=1)
+                            output_folder=tmp_path, wait_for_completion=True, seed=1,
+                            steps=["simulate", "segment", "compare", "report"])
+    assert study.results.report_path == tmp_path / "report" / "report.html"
     results = study.results
     assert set(results.segmentation_nodes) == {0.1, 0.5, 1.0}
     segment_names = {results.segmentation_nodes[0.1].GetSegmentation().GetNthSegment(i).GetName() for i in range(2)}
@@ -83,6 +87,7 @@ def test_full_study_loads_segmentations_table_plot_and_disagreement(scene, logic
     assert table.GetNumberOfRows() == 4  # 2 doses x 2 labels
     rows = nodes.rows_from_table_node(table)
     assert {(r["dose_percent"], r["name"]) for r in rows} == {(d, n) for d in (10, 50) for n in ("soft_tissue", "bone")}
+    assert {r["case"] for r in rows} == {"phantom"} and {r["reference"] for r in rows} == {"full_dose"}
     assert all(0 <= r["dice"] <= 1 for r in rows)
     assert results.chart_node.GetNumberOfPlotSeriesNodes() == 2
     assert set(results.disagreement_nodes) == {0.1, 0.5}
