@@ -138,3 +138,18 @@ def test_results_that_cannot_be_loaded_are_reported_not_lost(scene, logic, tmp_p
                         callbacks=RunnerCallbacks(on_finished=finished.append))
     assert "disk gone" in str(finished[0])
     assert scene.GetNodesByClass("vtkMRMLTableNode").GetNumberOfItems() == 2  # metrics and plot tables still loaded
+
+
+def test_inside_slicer_commands_run_with_python_slicer(tmp_path, monkeypatch):
+    from LowDoseRobustnessSlicer import logic as logic_module
+
+    app = tmp_path / "bin" / "SlicerApp-real"
+    app.parent.mkdir()
+    python_slicer = app.parent / "PythonSlicer"
+    for path in (app, python_slicer):
+        path.write_text("#!/bin/sh\n")
+        path.chmod(0o755)
+    monkeypatch.setattr(logic_module.sys, "executable", str(app))
+    assert logic_module.default_python() == str(python_slicer)
+    monkeypatch.setattr(logic_module.sys, "executable", "/usr/bin/python3")
+    assert logic_module.default_python() == "/usr/bin/python3"
