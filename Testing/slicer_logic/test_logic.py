@@ -69,6 +69,8 @@ def test_real_simulator_gives_volume_nodes_on_the_input_grid(scene, tmp_path):
     assert noise[0] > noise[1]
     assert any("reconstructed 25% dose" in m for _, m in progress) and progress[-1][0] == pytest.approx(1.0)
     assert study.results.volume_nodes[0.25].GetName() == "phantom 25% dose"
+    display = study.results.volume_nodes[0.25].GetDisplayNode()
+    assert (display.GetWindow(), display.GetLevel()) == (400.0, 40.0)  # one window for every dose
     with pytest.raises(FileExistsError, match="already exist"):  # nothing overwritten without asking
         logic.run_study(input_node, doses=[0.25], geometry="fast", steps=["simulate"], output_folder=tmp_path)
 
