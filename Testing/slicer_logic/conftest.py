@@ -3,13 +3,13 @@ from pathlib import Path
 
 import pytest
 
-slicer = pytest.importorskip("slicer", reason="needs the slicer-core wheel (pip install slicer-core)")
 
 EXAMPLES = Path("/work/shared/data/totalsegmentator-examples")
 
 
 @pytest.fixture
 def scene():
+    slicer = pytest.importorskip("slicer", reason="needs the slicer-core wheel (pip install slicer-core)")
     return slicer.vtkMRMLScene()
 
 

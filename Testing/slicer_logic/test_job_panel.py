@@ -2,6 +2,8 @@
 import sys
 import time
 
+import pytest
+
 from LowDoseRobustnessLib.process_runner import ProcessRunner, Step
 from LowDoseRobustnessSlicer.job_panel import JobPanel
 
@@ -63,6 +65,7 @@ def test_failure_shows_the_cli_message_with_the_log():
 
 
 def test_start_job_asks_before_overwriting():
+    pytest.importorskip("slicer", reason="needs the slicer-core wheel")
     from LowDoseRobustnessSlicer.module_widget import ModuleWidgetMixin
 
     class Panel:

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import slicer
+
+slicer = pytest.importorskip("slicer", reason="needs the slicer-core wheel (pip install slicer-core)")
 
 from LowDoseRobustnessLib.process_runner import ProcessError, RunnerCallbacks
 from LowDoseRobustnessLib.volume import Volume

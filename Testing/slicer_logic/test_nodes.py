@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 import SimpleITK as sitk
-import slicer
 import vtk
+
+slicer = pytest.importorskip("slicer", reason="needs the slicer-core wheel (pip install slicer-core)")
 
 from LowDoseRobustnessLib.io import read_volume
 from LowDoseRobustnessLib.volume import Volume

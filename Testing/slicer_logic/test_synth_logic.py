@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytest.importorskip("slicer", reason="needs the slicer-core wheel (pip install slicer-core)")
+
 from LowDoseRobustnessLib.volume import Volume
 from LowDoseRobustnessSlicer import nodes
 from SyntheticCTSlicer.logic import SynthLogic
