@@ -40,6 +40,8 @@ These distances are exact Euclidean distances, as from a distance transform with
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 import torch
@@ -194,23 +196,17 @@ class _Surfaces:
 
     def __init__(self, reference: np.ndarray, test: np.ndarray):
         self.shape = reference.shape
-        # One voxel of padding spares bounds checks when looking at neighbours.
-        self.padded = [_boundary_labels_padded(labels) for labels in (reference, test)]
-        self.voxels, self.labels, self.starts = [], [], []
-        for padded in self.padded:
-            voxels = np.flatnonzero(padded.view(bool) if padded.itemsize == 1 else padded)
-            labels = padded.ravel()[voxels]
-            order = np.argsort(labels, kind="stable")
-            self.voxels.append(voxels[order])
-            self.labels.append(labels[order])
-            self.starts.append(np.searchsorted(labels[order], np.arange(int(labels.max(initial=0)) + 2)))
+        with ThreadPoolExecutor(2) as pool:  # numpy releases the GIL: one map per core
+            sides = list(pool.map(_boundary_voxels_by_label, (reference, test)))
+        self.padded, self.voxels, self.labels, self.starts = (list(part) for part in zip(*sides))
         self._distances = {}
 
     def distances(self, label: int, sampling: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Directed distances d(x, dY) for x in dX and d(y, dX) for y in dY, in the units of ``sampling``."""
         key = tuple(sampling)
         if key not in self._distances:
-            self._distances[key] = [self._to_other_boundary(side, np.asarray(sampling, float)) for side in (0, 1)]
+            with ThreadPoolExecutor(2) as pool:
+                self._distances[key] = list(pool.map(self._to_other_boundary, (0, 1), 2 * [np.asarray(sampling, float)]))
         return tuple(distances[self._span(side, label)] for side, distances in enumerate(self._distances[key]))
 
     def _span(self, side: int, label: int) -> slice:
@@ -236,6 +232,18 @@ class _Surfaces:
 
     def _points(self, padded_voxels: np.ndarray, sampling: np.ndarray) -> np.ndarray:
         return np.column_stack(np.unravel_index(padded_voxels, self.padded[0].shape)) * sampling
+
+
+def _boundary_voxels_by_label(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Padded boundary-label map, its boundary voxels (flat, padded grid) sorted by label, their
+    labels, and where each label's run starts. One voxel of padding spares bounds checks."""
+    padded = _boundary_labels_padded(labels)
+    voxels = np.flatnonzero(padded != 0)
+    voxel_labels = padded.ravel()[voxels]
+    order = np.argsort(voxel_labels, kind="stable")
+    voxels, voxel_labels = voxels[order], voxel_labels[order]
+    starts = np.searchsorted(voxel_labels, np.arange(int(voxel_labels.max(initial=0)) + 2))
+    return padded, voxels, voxel_labels, starts
 
 
 def _neighbour_offsets(sampling: np.ndarray) -> list[tuple[np.ndarray, float]]:
