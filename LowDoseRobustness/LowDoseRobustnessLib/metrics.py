@@ -159,7 +159,8 @@ def _label_array(array: np.ndarray, role: str) -> np.ndarray:
         raise InputError(f"the {role} map holds negative values; labels must be 0 (background) or positive")
     if array.dtype == np.uint8:
         return array
-    return array.astype(np.uint8 if array.size == 0 or array.max() < 256 else np.int64)
+    largest = array.max(initial=0)
+    return array.astype(np.uint8 if largest < 2**8 else np.int32 if largest < 2**31 else np.int64)
 
 
 def _bincount(labels: np.ndarray, length: int) -> np.ndarray:

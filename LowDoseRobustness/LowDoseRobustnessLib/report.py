@@ -49,9 +49,10 @@ def write_report(results: pd.DataFrame, output_dir: str | Path, overwrite: bool 
 
 
 def _figures(rows: pd.DataFrame):
-    """(file name, title, caption, figure) of each figure the data allows."""
-    yield ("failure_curves", "Failure curves", "Median Dice across cases against dose (cf. Fig. 7).",
-           plots.failure_curves(rows))
+    """(file name, title, caption, figure) of each figure the data allows (curves need two doses)."""
+    if rows["dose"].nunique() >= 2:
+        yield ("failure_curves", "Failure curves", "Median Dice across cases against dose (cf. Fig. 7).",
+               plots.failure_curves(rows))
     yield ("dice_vs_effective_radius", "Dice by label size",
            "Dice in log-spaced bins of effective radius r = (3V/4π)^(1/3) of the reference label (cf. Fig. 5).",
            plots.dice_vs_effective_radius(rows))

@@ -60,6 +60,8 @@ def test_compare_selected_labels_with_sidecar_names(lowdose, pair, tmp_path):
     table = read_table(output)
     assert table["name"].tolist() == ["milz", "leber", ""]
     assert table["status"].tolist()[-1] == "absent_in_both"
+    assert lowdose("report", tmp_path, "-o", tmp_path / "out") == 0  # one comparison, no dose: no curves
+    assert sorted(p.name for p in (tmp_path / "out" / "figures").iterdir()) == ["dice_vs_effective_radius.png"]
 
 
 def test_other_grid_is_an_error_unless_resampled(lowdose, pair, tmp_path, capsys):
