@@ -163,19 +163,21 @@ def _label_array(array: np.ndarray, role: str) -> np.ndarray:
     return array.astype(np.uint8 if largest < 2**8 else np.int32 if largest < 2**31 else np.int64)
 
 
-def _bincount(labels: np.ndarray, length: int) -> np.ndarray:
+def _bincount(labels: np.ndarray) -> np.ndarray:
     """Voxel count per label value (torch's bincount: no int64 copy of a uint8 volume)."""
-    return torch.bincount(torch.from_numpy(np.ascontiguousarray(labels).ravel()), minlength=length).numpy()
+    return torch.bincount(torch.from_numpy(np.ascontiguousarray(labels).ravel())).numpy()
 
 
 class _LabelCounts:
-    """|X|, |Y| and |X and Y| of every label from one bincount each."""
+    """|X|, |Y| and |X and Y| of every label: one bincount of each map, and |X and Y| = |X| minus
+    the reference voxels of X where the test holds another label (few: only where they differ)."""
 
     def __init__(self, reference: np.ndarray, test: np.ndarray):
-        length = int(max(reference.max(initial=0), test.max(initial=0))) + 1
-        self.reference = _bincount(reference, length)
-        self.test = _bincount(test, length)
-        self.both = _bincount(np.where(reference == test, reference, 0), length)
+        self.reference, self.test = _bincount(reference), _bincount(test)
+        length = max(len(self.reference), len(self.test))
+        self.reference, self.test = (np.pad(c, (0, length - len(c))) for c in (self.reference, self.test))
+        differ = np.flatnonzero(reference != test)
+        self.both = self.reference - np.bincount(reference.ravel()[differ], minlength=length)
 
     def present_labels(self) -> list[int]:
         return [int(label) for label in np.flatnonzero(self.reference + self.test) if label != 0]
