@@ -17,7 +17,9 @@ contrast            optional: True for a contrast-enhanced scan, False without c
 
 A results folder is a study: every ``.csv`` / ``.parquet`` table below it that has the
 metric columns (``label``, ``dice``, ``hd95_mm``) is read and stacked (other tables, such
-as a report's summary, are passed over); missing tag columns get empty values.
+as a report's summary, are passed over); missing tag columns get empty values. Case
+metadata may sit beside them in ``RESULTS_DIR/cases.csv`` with columns ``case`` and
+``contrast``; it fills the ``contrast`` column of the results.
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ TEXT_COLUMNS = ["case", "reconstruction", "model", "reference", "name", "status"
 REFERENCES = ("full_dose", "ground_truth")
 SUMMARY_METRICS = ["dice", "hd95_mm", "hd95_vox"]
 TABLE_SUFFIXES = (".csv", ".parquet")
+CASE_METADATA = "cases.csv"
 
 
 def tidy_table(metrics: pd.DataFrame, case: str = "", dose: float = np.nan, reconstruction: str = "",
@@ -68,15 +71,16 @@ def write_table(table: pd.DataFrame, path: str | Path, overwrite: bool = False) 
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet table (``inf`` and empty names survive the CSV round trip)."""
+    """Read a CSV or Parquet table (``inf``, empty names and case ids such as "007" survive the CSV round trip)."""
     path = Path(path)
     if path.suffix not in TABLE_SUFFIXES:
         raise InputError(f"results are read from .csv or .parquet files, got {path.name}")
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
-    table = pd.read_csv(path)
-    text = [column for column in TEXT_COLUMNS if column in table]
-    table[text] = table[text].fillna("").astype(str)
+    text = dict.fromkeys(TEXT_COLUMNS, str)
+    table = pd.read_csv(path, dtype=text)
+    present = [column for column in text if column in table]
+    table[present] = table[present].fillna("")
     return table
 
 
@@ -93,6 +97,13 @@ def read_results(results_dir: str | Path) -> pd.DataFrame:
     results = pd.concat(tables, ignore_index=True)
     for column, empty in zip(TAG_COLUMNS + ["name"], ("", np.nan, "", "", "full_dose", "")):
         results[column] = results[column].fillna(empty) if column in results else empty
+    metadata = results_dir / CASE_METADATA
+    if metadata.exists():
+        cases = read_table(metadata)
+        if not {"case", "contrast"} <= set(cases.columns):
+            raise InputError(f"{metadata} needs the columns case and contrast")
+        results = results.drop(columns="contrast", errors="ignore").merge(
+            cases[["case", "contrast"]], on="case", how="left")
     return results
 
 

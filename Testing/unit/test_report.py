@@ -40,7 +40,7 @@ def test_median_absolute_deviation():
 
 
 def test_tables_round_trip_through_csv_and_parquet(tmp_path):
-    table = tidy_table(label_metrics([0.9, 0.8, 0.0]), case="c1", dose=0.2, reconstruction="fbp", model="m")
+    table = tidy_table(label_metrics([0.9, 0.8, 0.0]), case="007", dose=0.2, reconstruction="fbp", model="m")
     assert list(table.columns[:5]) == ["case", "dose", "reconstruction", "model", "reference"]
     for name in ("t.csv", "t.parquet"):
         back = read_table(write_table(table, tmp_path / name))
@@ -70,6 +70,15 @@ def test_absent_labels_are_left_out_of_the_summary(tmp_path):
                             status=["present_in_both", "absent_in_both", "absent_in_both"])
     write_table(tidy_table(metrics, case="a", dose=0.5, model="m"), tmp_path / "a.csv")
     assert summarize(read_results(tmp_path))["dice_median"].iloc[0] == pytest.approx(0.8)
+
+
+def test_contrast_from_case_metadata(tmp_path):
+    for case in ("a", "b"):
+        write_table(tidy_table(label_metrics([0.9, 0.8, 0.0]), case=case, dose=0.2, model="m"), tmp_path / f"{case}.csv")
+    pd.DataFrame({"case": ["a", "b"], "contrast": [True, False]}).to_csv(tmp_path / "cases.csv", index=False)
+    results = read_results(tmp_path)
+    assert results.groupby("case")["contrast"].first().to_dict() == {"a": True, "b": False}
+    assert set(summarize(results)["contrast"]) == {True, False}
 
 
 def test_empty_results_folder_is_an_error(tmp_path):
