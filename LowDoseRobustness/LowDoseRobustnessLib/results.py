@@ -120,14 +120,14 @@ def median_absolute_deviation(values) -> float:
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
-    """Median and MAD across cases per model x reconstruction x dose (x contrast), as Table 2.
+    """Median and MAD across cases per model x reconstruction x dose x reference (x contrast), as Table 2.
 
     As in the paper, each case's value is first the mean over its labels; labels absent from
     both maps are left out. A case with a label missing in one map has HD95 = inf, which the
     median tolerates. Columns: the group keys, ``cases``, and ``<metric>_median`` /
     ``<metric>_mad`` for dice, hd95_mm and (where filled) hd95_vox.
     """
-    keys = ["model", "reconstruction", "dose"]
+    keys = ["model", "reconstruction", "dose", "reference"]
     if "contrast" in results and results["contrast"].notna().any():
         keys.append("contrast")
     metrics = [m for m in SUMMARY_METRICS if m in results and results[m].notna().any()]
@@ -136,4 +136,4 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
         cases=("case", "size"),
         **{f"{m}_{stat}": (m, func) for m in metrics
            for stat, func in (("median", "median"), ("mad", median_absolute_deviation))})
-    return summary.reset_index().sort_values(keys, ascending=[True, True, False] + [True] * (len(keys) - 3))
+    return summary.reset_index().sort_values(keys, ascending=[key != "dose" for key in keys])
