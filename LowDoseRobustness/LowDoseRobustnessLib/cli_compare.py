@@ -1,8 +1,8 @@
 """``lowdose compare REF_SEG TEST_SEG -o metrics.csv``: per-label agreement of two label maps.
 
-Writes one row per label (tidy schema of :mod:`.results`, tagged with ``--case/--dose/
---reconstruction/--model``) so that the tables of several comparisons in one folder form a
-study for ``lowdose report``. Label names come from the sidecar ``*.labels.json`` of the
+Writes one row per label (the tidy schema of results.py), tagged with --case, --dose,
+--reconstruction and --model, so that the tables of several comparisons in one folder form
+a study for `lowdose report`. Label names come from the sidecar *.labels.json of the
 reference (else of the test), else from TotalSegmentator's class map when it is installed.
 """
 from __future__ import annotations

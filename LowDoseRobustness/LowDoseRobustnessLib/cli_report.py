@@ -1,8 +1,8 @@
 """``lowdose report RESULTS_DIR``: HTML report of all results tables below a folder.
 
-Reads every ``lowdose compare`` table (.csv/.parquet) below RESULTS_DIR (see
-:mod:`.results`) and writes report.html, summary.csv and figures/ into RESULTS_DIR/report
-(or ``-o``).
+Reads every `lowdose compare` table (.csv/.parquet) below RESULTS_DIR (and case
+metadata from RESULTS_DIR/cases.csv, see results.py) and writes report.html, summary.csv
+and figures/ into RESULTS_DIR/report (or -o).
 """
 from __future__ import annotations
 
