@@ -114,6 +114,8 @@ def compare_label_maps(reference: Volume, test: Volume, labels=None, names=None,
     test_labels = _label_array(labels_on_reference_grid(reference, test, resample), "test")
     counts = _LabelCounts(reference_labels, test_labels)
     labels = counts.present_labels() if labels is None else [int(label) for label in labels]
+    if any(label <= 0 for label in labels):
+        raise InputError(f"labels to compare must be positive (0 is background), got {labels}")
     surfaces = _Surfaces(reference_labels, test_labels)
     sampling_mm = np.array(reference.spacing[::-1])
     voxel_ml = float(np.prod(reference.spacing)) / 1000.0
@@ -192,7 +194,6 @@ class _Surfaces:
     """
 
     def __init__(self, reference: np.ndarray, test: np.ndarray):
-        self.shape = reference.shape
         with ThreadPoolExecutor(2) as pool:  # numpy releases the GIL: one map per core
             sides = list(pool.map(_boundary_voxels_by_label, (reference, test)))
         self.padded, self.voxels, self.labels, self.starts = (list(part) for part in zip(*sides))

@@ -119,6 +119,12 @@ def test_bad_label_maps_are_refused(array, message):
         compare_label_maps(Volume(array), Volume(array))
 
 
+def test_background_is_not_a_label_to_compare():
+    reference = Volume(cube((6, 6, 6), (1, 1, 1), 2))
+    with pytest.raises(InputError, match="positive"):
+        compare_label_maps(reference, reference, labels=[0, 1])
+
+
 def test_boundary_is_mask_minus_its_erosion_for_every_label():
     labels = random_label_map(np.random.default_rng(1), (14, 15, 16), 4)
     boundary = label_boundary(labels)
