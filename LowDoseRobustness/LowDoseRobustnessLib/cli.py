@@ -13,6 +13,8 @@ from .volume import InputError
 
 COMMAND_MODULES = [
     "cli_simulate",
+    "cli_compare",
+    "cli_report",
 ]
 
 
