@@ -13,6 +13,7 @@ from .volume import InputError
 
 COMMAND_MODULES = [
     "cli_simulate",
+    "cli_segment",
 ]
 
 

@@ -7,16 +7,16 @@ import SimpleITK as sitk
 from ..io import to_sitk
 from ..volume import Volume
 
-MODEL_ORIENTATION = "LPS"  # identity direction cosines
 
 
 def to_model_grid(volume: Volume, spacing_mm: tuple[float, float, float] | None,
-                  interpolator=sitk.sitkLinear, default_value: float = -1024.0) -> sitk.Image:
-    """The volume reoriented to identity direction and resampled to ``spacing_mm`` (x, y, z), same extent.
+                  interpolator=sitk.sitkLinear, default_value: float = -1024.0, orientation: str = "LPS") -> sitk.Image:
+    """The volume reoriented (SimpleITK ``DICOMOrient`` code; "LPS" = identity direction, "RAS" = nibabel's
+    canonical) and resampled to ``spacing_mm`` (x, y, z) over the same extent.
 
     ``spacing_mm=None`` keeps the voxel size (reorientation only, no interpolation).
     """
-    image = sitk.DICOMOrient(to_sitk(volume), MODEL_ORIENTATION)
+    image = sitk.DICOMOrient(to_sitk(volume), orientation)
     if spacing_mm is None:
         return image
     spacing = np.asarray(spacing_mm, dtype=float)
@@ -33,3 +33,10 @@ def label_map_to_grid(label_map: sitk.Image, reference: Volume) -> Volume:
     resampled = sitk.Resample(sitk.Cast(label_map, sitk.sitkUInt16), reference_image, sitk.Transform(),
                               sitk.sitkNearestNeighbor, 0, sitk.sitkUInt16)
     return reference.with_array(sitk.GetArrayFromImage(resampled))
+
+
+def labels_to_input_grid(labels: np.ndarray, model_grid: sitk.Image, reference: Volume) -> Volume:
+    """Labels ``[z, y, x]`` predicted on ``model_grid`` (from :func:`to_model_grid`), on the ``reference`` grid."""
+    label_image = sitk.GetImageFromArray(np.ascontiguousarray(labels.astype(np.uint16)))
+    label_image.CopyInformation(model_grid)
+    return label_map_to_grid(label_image, reference)
