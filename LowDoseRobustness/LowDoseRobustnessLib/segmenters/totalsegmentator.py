@@ -84,12 +84,12 @@ class TotalSegmentatorSegmenter:
         self.task, self.mode = split_task(task)
         self.device = device
         self.roi_subset = list(roi_subset) if roi_subset else None
+        check_weights(self.task, self.mode, self.roi_subset)
         names = totalsegmentator_names(self.task)
         unknown = sorted(set(self.roi_subset or ()) - set(names.values()))
         if unknown:
             raise InputError(f"TotalSegmentator task {self.task!r} has no classes {unknown}")
         self.names: LabelNames = {v: n for v, n in names.items() if not self.roi_subset or n in self.roi_subset}
-        check_weights(self.task, self.mode, self.roi_subset)
 
     def command(self, image_file: Path, output_file: Path) -> list[str]:
         """The TotalSegmentator command line for one volume."""
