@@ -67,6 +67,11 @@ def test_nnunet_model_folder_returns_labels_on_the_input_grid(small_ct):
     assert set(np.unique(segmentation.label_map.array)) <= {0, 1, 2, 3, 4, 5}
 
 
+def test_nnunet_test_time_augmentation_is_off_unless_asked():
+    assert not get_segmenter(f"nnunet:{TINY_NNUNET}").predictor.use_mirroring
+    assert get_segmenter(f"nnunet:{TINY_NNUNET}", tta=True).predictor.use_mirroring
+
+
 @pytest.mark.parametrize("spec, options, message", [
     ("nnunet:/no/such/model", {}, "not a trained nnU-Net v2 model folder"),
     (f"nnunet:{TINY_NNUNET}", {"folds": ("3",)}, "fold(s) 3 have no checkpoint_final.pth"),

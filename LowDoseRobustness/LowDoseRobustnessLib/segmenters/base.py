@@ -46,3 +46,10 @@ def report(progress: Progress | None, fraction: float, message: str) -> None:
     """Call ``progress`` when one was given."""
     if progress is not None:
         progress(fraction, message)
+
+
+def torch_device(device: str):
+    """A torch device from ``cpu``, ``cuda[:N]`` or TotalSegmentator's spelling ``gpu[:N]``."""
+    import torch
+
+    return torch.device(device.replace("gpu", "cuda"))

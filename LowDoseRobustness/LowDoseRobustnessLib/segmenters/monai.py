@@ -22,7 +22,7 @@ import SimpleITK as sitk
 import torch
 
 from ..volume import InputError, Volume
-from .base import Progress, Segmentation, report
+from .base import Progress, Segmentation, report, torch_device
 from .intensity import window_channels
 from .resample import labels_to_input_grid, to_model_grid
 
@@ -78,7 +78,7 @@ class MonaiSegmenter:
 
     def __init__(self, config_path: str | Path, device: str = "cpu"):
         self.config = read_config(config_path)
-        self.device = torch.device(device)
+        self.device = torch_device(device)
         self.network = load_weights(build_network(self.config["network"]), self.config["checkpoint"]).to(self.device)
         self.names = {int(value): name for value, name in self.config["labels"].items()}
 

@@ -5,12 +5,11 @@ import json
 import tempfile
 from pathlib import Path
 
-import torch
 
 from ..io import read_volume, to_sitk, write_volume
 from ..labels import LabelNames
 from ..volume import InputError, Volume
-from .base import Progress, Segmentation, report
+from .base import Progress, Segmentation, report, torch_device
 from .resample import label_map_to_grid
 
 MODEL_FILES = ("plans.json", "dataset.json")
@@ -58,7 +57,7 @@ class NnUNetSegmenter:
         self.model_folder = Path(model_folder)
         self.folds = check_model_folder(self.model_folder, folds, checkpoint)
         self.predictor = nnUNetPredictor(tile_step_size=tile_step_size, use_mirroring=tta,
-                                         device=torch.device(device), allow_tqdm=False)
+                                         device=torch_device(device), allow_tqdm=False)
         self.predictor.initialize_from_trained_model_folder(
             str(self.model_folder), tuple(f if f == "all" else int(f) for f in self.folds), checkpoint)
         self.names = label_names_of(json.loads((self.model_folder / "dataset.json").read_text()))

@@ -82,7 +82,7 @@ class TotalSegmentatorSegmenter:
 
     def __init__(self, task: str = "total_fast", device: str = "cpu", roi_subset: list[str] | None = None):
         self.task, self.mode = split_task(task)
-        self.device = device
+        self.device = device.replace("cuda", "gpu")  # TotalSegmentator's spelling
         self.roi_subset = list(roi_subset) if roi_subset else None
         check_weights(self.task, self.mode, self.roi_subset)
         names = totalsegmentator_names(self.task)
