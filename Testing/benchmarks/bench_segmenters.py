@@ -46,7 +46,8 @@ def main() -> None:
             segmenter, load_cpu, _ = timed(lambda: get_segmenter(spec))
             segmentation, cpu, wall = timed(lambda: segmenter.segment(ct))
             found = len(set(segmentation.label_map.array.ravel().tolist()) - {0})
-            print(f"{spec.split('/')[0][:30]:<30} {load_cpu:>10.1f} {cpu:>14.1f} {wall:>15.1f}  {found}", flush=True)
+            kind, _, argument = spec.partition(":")
+            print(f"{kind + (':' + Path(argument).name if argument else ''):<30} {load_cpu:>10.1f} {cpu:>14.1f} {wall:>15.1f}  {found}", flush=True)
 
 
 if __name__ == "__main__":
