@@ -5,7 +5,7 @@ TotalSegmentator ``total`` class map is assumed. All ``vertebrae_*`` labels merg
 into one ``vertebrae`` label. Default data: the TotalSegmentator example CT (its
 only labelled 30-slice crop), so the model is evaluated on the case it was trained on.
 
-    python LowDoseRobustness/Scripts/train_builtin_model.py [--pair CT.nii.gz SEG.nii.gz ...] [--iterations 800]
+    python LowDoseRobustness/Scripts/train_builtin_model.py [--pair CT.nii.gz SEG.nii.gz ...] [--iterations 1000]
 """
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pair", nargs=2, action="append", type=Path, metavar=("CT", "LABELS"),
                         help="training pair (repeatable); default: the TotalSegmentator example")
-    parser.add_argument("--iterations", type=int, default=800)
+    parser.add_argument("--iterations", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_CHECKPOINT)

@@ -7,7 +7,7 @@ trained for a few hundred iterations on the TotalSegmentator example CT (30 slic
 (1 spleen, 2 kidney_right, 3 kidney_left, 4 gallbladder, 5 liver) so the same
 folder also serves as a stand-in for the ``total`` fast (3 mm) weights.
 
-    python LowDoseRobustness/Scripts/train_tiny_nnunet.py [-o Testing/Data/tiny_nnunet] [--epochs 10]
+    python LowDoseRobustness/Scripts/train_tiny_nnunet.py [-o Testing/Data/tiny_nnunet] [--epochs 8]
 """
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ def export_model(trained: Path, output: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-o", "--output", type=Path, default=REPOSITORY / "Testing" / "Data" / "tiny_nnunet")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--iterations-per-epoch", type=int, default=25)
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tiny_nnunet_") as work:
