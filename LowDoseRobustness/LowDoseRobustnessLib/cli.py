@@ -13,8 +13,10 @@ from .volume import InputError
 
 COMMAND_MODULES = [
     "cli_simulate",
+    "cli_segment",
     "cli_compare",
     "cli_report",
+    "cli_study",
 ]
 
 
