@@ -9,6 +9,9 @@ import argparse
 import sys
 from importlib import import_module
 
+from .backends.base import BackendUnavailable
+from .progress import Cancelled
+from .segmenters.base import SegmenterFailed
 from .volume import InputError
 
 COMMAND_MODULES = [
@@ -33,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         return int(arguments.func(arguments) or 0)
-    except (InputError, FileExistsError, FileNotFoundError) as error:
+    except (InputError, FileExistsError, FileNotFoundError, BackendUnavailable, SegmenterFailed, Cancelled) as error:
         print(f"lowdose {arguments.command}: error: {error}", file=sys.stderr)
         return 2
 

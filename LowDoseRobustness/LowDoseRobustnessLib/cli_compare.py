@@ -12,7 +12,7 @@ import sys
 
 from .disagreement import CLASS_NAMES, disagreement_map
 from .io import read_volume, write_volume
-from .labels import LabelNames, read_label_names, totalsegmentator_names, write_label_names
+from .labels import LabelNames, label_names_or_totalsegmentator, write_label_names
 from .metrics import DEFAULT_SURFACE_TOLERANCE_MM, compare_label_maps
 from .results import REFERENCES, tidy_table, write_table
 
@@ -64,12 +64,7 @@ def run(arguments: argparse.Namespace) -> int:
 
 
 def _names(arguments: argparse.Namespace) -> LabelNames:
-    names = read_label_names(arguments.reference) or read_label_names(arguments.test)
-    if names:
-        return names
-    try:
-        names = totalsegmentator_names()
-    except ImportError:
-        return {}
-    print("label names: none in a sidecar, taken from TotalSegmentator's 'total' class map", file=sys.stderr)
+    names, source = label_names_or_totalsegmentator(arguments.reference, arguments.test)
+    if not source.startswith("sidecar"):
+        print(f"label names: taken from {source}", file=sys.stderr)
     return names

@@ -7,6 +7,7 @@ from pathlib import Path
 from .backends import BACKENDS
 from .geometry import PRESETS
 from .io import read_volume
+from .labels import label_names_or_totalsegmentator
 from .reconstruction import RECONSTRUCTORS
 from .simulate import DEFAULT_INCIDENT_FLUX, SimulationSettings
 from .study import run_study
@@ -23,7 +24,8 @@ def add_parser(subparsers) -> None:
                                                           "nnunet:MODEL_FOLDER, monai:CONFIG.json")
     parser.add_argument("--recon", action="append", choices=list(RECONSTRUCTORS),
                         help="reconstruction method; repeat to compare several (default fbp)")
-    parser.add_argument("--ground-truth", help="label map on the CT's grid, with the model's label values")
+    parser.add_argument("--ground-truth", help="label map on the CT's grid; matched to the model's labels by name "
+                                               "(names from its .labels.json sidecar, else TotalSegmentator's)")
     parser.add_argument("--case", help="case name in the tables (default: the input's file name)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backend", default="auto", choices=["auto", "cpu", *BACKENDS])
@@ -38,11 +40,13 @@ def add_parser(subparsers) -> None:
 def run(arguments) -> int:
     ct = read_volume(arguments.input)
     ground_truth = read_volume(arguments.ground_truth) if arguments.ground_truth else None
+    ground_truth_names = label_names_or_totalsegmentator(arguments.ground_truth)[0] if ground_truth else None
     settings = SimulationSettings(geometry=arguments.geometry, backend=arguments.backend,
                                   incident_flux=arguments.incident_flux)
     case = arguments.case or Path(arguments.input).name.split(".")[0]
     results = run_study(ct, arguments.dose, arguments.output, model=arguments.model,
                         reconstructions=arguments.recon or ["fbp"], settings=settings, ground_truth=ground_truth,
+                        ground_truth_names=ground_truth_names,
                         case=case, seed=arguments.seed, overwrite=arguments.overwrite,
                         progress=lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr))
     robustness = results[results["reference"] == "full_dose"]

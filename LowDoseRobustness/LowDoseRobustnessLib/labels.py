@@ -46,3 +46,34 @@ def totalsegmentator_names(task: str = "total") -> LabelNames:
     from totalsegmentator.map_to_binary import class_map
 
     return {int(k): str(v) for k, v in class_map[task].items()}
+
+
+def label_names_or_totalsegmentator(*label_map_paths: str | Path) -> tuple[LabelNames, str]:
+    """Names from the first sidecar found, else TotalSegmentator's 'total' class map; with where they came from."""
+    for path in label_map_paths:
+        names = read_label_names(path)
+        if names:
+            return names, f"sidecar of {Path(path).name}"
+    try:
+        return totalsegmentator_names(), "TotalSegmentator's 'total' class map"
+    except ImportError:
+        return {}, "nowhere (no sidecar, totalsegmentator not installed)"
+
+
+def relabel_by_name(labels, source_names: LabelNames, target_names: LabelNames):
+    """Give a label array the values of ``target_names``, matching labels by name.
+
+    A source label takes the value of the target label with the same name, or of the target
+    whose name is its prefix (``vertebrae_L1`` -> ``vertebrae``, for models that merge a
+    group); source labels without a match become background (0).
+    """
+    import numpy as np
+
+    by_name = {name: value for value, name in target_names.items()}
+    lookup = np.zeros(max(source_names, default=0) + 1, dtype=np.int32)
+    for value, name in source_names.items():
+        match = by_name.get(name) or next((v for n, v in by_name.items() if name.startswith(n + "_")), 0)
+        lookup[value] = match
+    labels = np.asarray(labels)
+    inside = labels < lookup.size
+    return np.where(inside, lookup[np.where(inside, labels, 0)], 0).astype(np.int32)

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .disagreement import disagreement_map
 from .io import write_volume
-from .labels import write_label_names
+from .labels import LabelNames, relabel_by_name, write_label_names
 from .metrics import compare_label_maps
 from .progress import CancelCheck, Progress, ProgressCallback
 from .report import write_report
@@ -39,9 +39,14 @@ def dose_file_name(dose: float) -> str:
 
 def run_study(ct: Volume, doses: Sequence[float], output_dir: str | Path, model: str = "builtin",
               reconstructions: Sequence[str] = ("fbp",), settings: SimulationSettings = SimulationSettings(),
-              ground_truth: Optional[Volume] = None, case: str = "case", seed: int = 0, overwrite: bool = False,
+              ground_truth: Optional[Volume] = None, ground_truth_names: Optional[LabelNames] = None,
+              case: str = "case", seed: int = 0, overwrite: bool = False,
               progress: Optional[ProgressCallback] = None, cancel: Optional[CancelCheck] = None) -> pd.DataFrame:
-    """Run the whole study and write its files; returns the tidy results table."""
+    """Run the whole study and write its files; returns the tidy results table.
+
+    With ``ground_truth_names`` the ground truth is matched to the model's labels by name
+    (:func:`labels.relabel_by_name`); without, its values must already be the model's.
+    """
     output_dir = Path(output_dir)
     if (output_dir / "results.csv").exists() and not overwrite:
         raise FileExistsError(f"{output_dir} already holds a study (results.csv); pass overwrite=True "
@@ -70,6 +75,8 @@ def run_study(ct: Volume, doses: Sequence[float], output_dir: str | Path, model:
             write_label_names(path, segmentation.names)
             steps.step(f"{reconstruction}: segmented {dose:.0%} dose")
         names = masks[1.0].names
+        if ground_truth is not None and ground_truth_names:
+            ground_truth = ground_truth.with_array(relabel_by_name(ground_truth.array, ground_truth_names, names))
         for dose, segmentation in masks.items():
             tag = dict(case=case, dose=dose, reconstruction=reconstruction, model=model)
             if dose < 1.0:

@@ -13,6 +13,10 @@ Progress = Callable[[float, str], None]
 """Called with the finished fraction (0..1) and a short message."""
 
 
+class SegmenterFailed(RuntimeError):
+    """A segmentation tool ran but failed; the message carries the end of its own error output."""
+
+
 @dataclass(frozen=True)
 class Segmentation:
     """An integer label map on the input grid and the names of its labels (0 = background, unnamed)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..io import read_volume, to_sitk, write_volume
 from ..labels import LabelNames, totalsegmentator_names
 from ..volume import InputError, Volume
-from .base import Progress, Segmentation, report
+from .base import Progress, Segmentation, SegmenterFailed, report
 from .resample import label_map_to_grid
 
 MODES = ("fast", "fastest")  # task suffixes: "total_fast" = task "total" with --fast (3 mm model)
@@ -108,7 +108,7 @@ class TotalSegmentatorSegmenter:
             report(progress, 0.05, f"running TotalSegmentator {self.task} {self.mode or ''} on {self.device}")
             run = subprocess.run(self.command(image_file, output_file), capture_output=True, text=True)
             if run.returncode != 0 or not output_file.exists():
-                raise RuntimeError(f"TotalSegmentator failed (exit {run.returncode}):\n{run.stderr[-2000:]}")
+                raise SegmenterFailed(f"TotalSegmentator failed (exit {run.returncode}):\n{run.stderr[-2000:]}")
             label_map = read_volume(output_file)
         report(progress, 0.95, "resampling labels to the input grid")
         segmentation = Segmentation(label_map_to_grid(to_sitk(label_map), volume), dict(self.names))
