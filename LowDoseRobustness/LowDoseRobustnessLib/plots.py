@@ -13,7 +13,8 @@ PANEL_SIZE_INCH = (3.6, 2.8)
 
 
 def failure_curves(results: pd.DataFrame, max_labels: int = 12) -> Figure:
-    """Median Dice across cases against dose, one panel per label, one line per model x reconstruction.
+    """Median Dice across cases against dose, one panel per label, one line per model x reconstruction
+    x reference (solid: against the full-dose mask, dashed: against ground truth).
 
     As Fig. 7 of Tsanda et al. 2024; the labels shown are those with the most rows.
     """
@@ -22,10 +23,13 @@ def failure_curves(results: pd.DataFrame, max_labels: int = 12) -> Figure:
     rows = -(-len(labels) // columns)
     figure = Figure(figsize=(PANEL_SIZE_INCH[0] * columns, PANEL_SIZE_INCH[1] * rows), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False, sharey=True).ravel()
-    curves = results.groupby(["label", "model", "reconstruction", "dose"])["dice"].median().reset_index()
+    keys = ["model", "reconstruction", "reference"]
+    curves = results.groupby(["label", *keys, "dose"])["dice"].median().reset_index()
     for ax, label in zip(axes, labels):
-        for (model, reconstruction), curve in curves[curves["label"] == label].groupby(["model", "reconstruction"]):
-            ax.plot(100 * curve["dose"], curve["dice"], marker="o", label=" / ".join(filter(None, (model, reconstruction))))
+        for (model, reconstruction, reference), curve in curves[curves["label"] == label].groupby(keys):
+            name = " / ".join(filter(None, (model, reconstruction))) + f" vs {reference.replace('_', ' ')}"
+            ax.plot(100 * curve["dose"], curve["dice"], marker="o", label=name,
+                    linestyle="--" if reference == "ground_truth" else "-")
         ax.set_title(_label_title(results, label))
         ax.set_xlabel("dose (% of full dose)")
         ax.set_ylim(-0.02, 1.02)

@@ -53,9 +53,10 @@ def _figures(rows: pd.DataFrame):
     if rows["dose"].nunique() >= 2:
         yield ("failure_curves", "Failure curves", "Median Dice across cases against dose (cf. Fig. 7).",
                plots.failure_curves(rows))
+    robustness = rows[rows["reference"] == "full_dose"] if (rows["reference"] == "full_dose").any() else rows
     yield ("dice_vs_effective_radius", "Dice by label size",
-           "Dice in log-spaced bins of effective radius r = (3V/4π)^(1/3) of the reference label (cf. Fig. 5).",
-           plots.dice_vs_effective_radius(rows))
+           "Dice of low- against full-dose masks in log-spaced bins of effective radius r = (3V/4π)^(1/3) of the "
+           "reference label (cf. Fig. 5).", plots.dice_vs_effective_radius(robustness))
     if "contrast" in rows and rows["contrast"].nunique(dropna=True) == 2:
         yield ("contrast", "Contrast and no contrast", "Dice per model, split by contrast (cf. Fig. 6).",
                plots.contrast_split(rows))
