@@ -14,11 +14,13 @@ import numpy as np
 
 from ..volume import InputError
 from .fbp import reconstruct_fbp
+from .iterative import reconstruct_iterative
 
 Reconstructor = Callable[..., np.ndarray]
 
 RECONSTRUCTORS: dict[str, Reconstructor] = {
     "fbp": reconstruct_fbp,
+    "iterative": reconstruct_iterative,
 }
 
 
