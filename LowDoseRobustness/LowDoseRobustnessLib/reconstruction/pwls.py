@@ -28,7 +28,7 @@ import numpy as np
 from ..attenuation import MU_WATER_PER_MM
 from ..volume import InputError
 
-BETA_PER_REGULARIZATION = 0.002
+BETA_PER_REGULARIZATION = 0.001
 DEFAULT_ITERATIONS = 20
 DEFAULT_EDGE_HU = 20.0
 CG_STEPS_PER_REWEIGHT = 5
