@@ -52,9 +52,9 @@ def water_phantom(size: int = 128, slices: int = 3, pixel_mm: float = 2.0) -> tu
         name: np.repeat(mask[None], slices, 0) for name, mask in rois.items()}
 
 
-def simulate_scan(volume: Volume, rois: dict, seed: int = 7) -> Scan:
+def simulate_scan(volume: Volume, rois: dict, seed: int = 7, backend: str = "auto") -> Scan:
     """Fast-geometry projections at full dose (noise-free reprojection) and at d = 0.2 (simulate.py's noise model)."""
-    projector = make_projector(volume, SimulationSettings(geometry="fast"))
+    projector = make_projector(volume, SimulationSettings(geometry="fast", backend=backend))
     full = projector.forward_project(hu_to_mu(volume.array))
     sd = additional_line_integral_sd(full, DEFAULT_INCIDENT_FLUX, LOW_DOSE)
     low = full + sd * np.random.default_rng(seed).standard_normal(sd.shape, dtype=np.float32)
