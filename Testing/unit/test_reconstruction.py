@@ -16,7 +16,7 @@ from LowDoseRobustnessLib.reconstruction.filters import FILTER_NAMES
 from LowDoseRobustnessLib.volume import InputError, Volume
 
 MAX_MEAN_SHIFT_HU = 5.0
-MIN_NOISE_REDUCTION = {"iterative": 2.5, "cnn": 1.8}
+MIN_NOISE_REDUCTION = {"iterative": 2.5, "cnn": 2.0}
 """Noise SD of FBP (ram-lak) over that of the method at d = 0.2, lower bounds (measured values minus a margin)."""
 
 
@@ -89,12 +89,13 @@ def test_registry_lists_all_options_and_refuses_unknown_names():
 @pytest.mark.slow
 def test_mbirjax_backend_offers_every_filter_and_mbir():
     """A tiny water disc through mbirjax: hann (mbirjax's ramp, then our window) is smoother than
-    ram-lak, and qGGMRF MBIR (2 iterations) lowers the noise and keeps water at 0 HU."""
+    ram-lak, and qGGMRF MBIR (6 iterations) lowers the noise and keeps water at 0 HU."""
     y, x = np.mgrid[:48, :48] - 23.5
     disc = np.where(x ** 2 + y ** 2 < 20 ** 2, 0.0, -1000.0).astype(np.float32)
     scan = simulate_scan(Volume(np.repeat(disc[None], 2, 0), (4.0, 4.0, 4.0)), {"water": np.s_[:, 16:32, 16:32]},
                          backend="mbirjax")
     sds = {f: roi_mean_sd(reconstruct_hu(scan, "fbp", filter_name=f), scan.rois["water"])[1] for f in ("ram-lak", "hann")}
     assert sds["hann"] < 0.8 * sds["ram-lak"]
-    mean, sd = roi_mean_sd(reconstruct_hu(scan, "iterative", iterations=2), scan.rois["water"])
-    assert abs(mean) < 5.0 and sd < sds["ram-lak"]
+    mean, sd = roi_mean_sd(reconstruct_hu(scan, "iterative", iterations=6), scan.rois["water"])
+    print(f"mbirjax water SD: ram-lak {sds['ram-lak']:.1f}, hann {sds['hann']:.1f}, MBIR {sd:.1f} HU; MBIR mean {mean:+.1f} HU")
+    assert abs(mean) < 5.0 and sd < 0.9 * sds["ram-lak"]
