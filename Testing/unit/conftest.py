@@ -52,9 +52,17 @@ def water_phantom(size: int = 128, slices: int = 3, pixel_mm: float = 2.0) -> tu
         name: np.repeat(mask[None], slices, 0) for name, mask in rois.items()}
 
 
-def simulate_scan(volume: Volume, rois: dict, seed: int = 7, backend: str = "auto") -> Scan:
-    """Fast-geometry projections at full dose (noise-free reprojection) and at d = 0.2 (simulate.py's noise model)."""
-    projector = make_projector(volume, SimulationSettings(geometry="fast", backend=backend))
+def real_ct_volume() -> tuple[Volume, dict]:
+    """Every third slice of example_ct_sm (held out from the CNN's training), eroded liver and spleen ROIs."""
+    ct = read_volume(EXAMPLES / "example_ct_sm.nii.gz")
+    labels = read_volume(EXAMPLES / "example_seg.nii.gz").array[::3]
+    rois = {organ: binary_erosion(labels == label, np.ones((1, 5, 5))) for organ, label in (("liver", 5), ("spleen", 1))}
+    return Volume(np.ascontiguousarray(ct.array[::3]), ct.spacing), rois
+
+
+def simulate_scan(volume: Volume, rois: dict, seed: int = 7, backend: str = "auto", geometry: str = "fast") -> Scan:
+    """Projections at full dose (noise-free reprojection) and at d = 0.2 (simulate.py's noise model)."""
+    projector = make_projector(volume, SimulationSettings(geometry=geometry, backend=backend))
     full = projector.forward_project(hu_to_mu(volume.array))
     sd = additional_line_integral_sd(full, DEFAULT_INCIDENT_FLUX, LOW_DOSE)
     low = full + sd * np.random.default_rng(seed).standard_normal(sd.shape, dtype=np.float32)
@@ -69,8 +77,4 @@ def phantom_scan() -> Scan:
 
 @pytest.fixture(scope="session")
 def real_ct_scan() -> Scan:
-    """Every third slice of example_ct_sm (held out from the CNN's training), liver and spleen ROIs."""
-    ct = read_volume(EXAMPLES / "example_ct_sm.nii.gz")
-    labels = read_volume(EXAMPLES / "example_seg.nii.gz").array[::3]
-    rois = {organ: binary_erosion(labels == label, np.ones((1, 5, 5))) for organ, label in (("liver", 5), ("spleen", 1))}
-    return simulate_scan(Volume(np.ascontiguousarray(ct.array[::3]), ct.spacing), rois)
+    return simulate_scan(*real_ct_volume())

@@ -17,7 +17,7 @@ class NonLocalMeansDenoiser:
 
     name = "nlm"
 
-    def __init__(self, strength: float = 0.8):
+    def __init__(self, strength: float = 0.6):
         self.strength = float(strength)
 
     def denoise(self, hu_volume: np.ndarray) -> np.ndarray:
