@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 from pathlib import Path
 
@@ -45,7 +46,11 @@ def add_parser(subparsers) -> None:
                         help="estimate I0 from the noise in this uniform region z0:z1,y0:y1,x0:x1 (voxels)")
     parser.add_argument("--electronic-noise", type=float, default=0.0, help="detector noise SD in counts")
     parser.add_argument("--recon", default="fbp", choices=list(RECONSTRUCTORS), help="reconstruction method")
-    parser.add_argument("--filter", default="ram-lak", choices=FILTER_NAMES, help="FBP ramp-filter window")
+    parser.add_argument("--filter", choices=FILTER_NAMES,
+                        help="FBP ramp-filter window (fbp, cnn, nlm; default ram-lak)")
+    parser.add_argument("--regularization", type=float,
+                        help="iterative: prior strength relative to the method's default (default 1)")
+    parser.add_argument("--iterations", type=int, help="iterative: number of iterations (default: the method's)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     parser.set_defaults(func=run)
 
@@ -65,9 +70,22 @@ def _output_paths(arguments, doses: list[float]) -> dict[float, Path]:
     return paths
 
 
+def reconstruction_options(arguments) -> dict:
+    """The given reconstruction options, refusing those the chosen method does not take."""
+    given = {"filter_name": arguments.filter, "regularization": arguments.regularization,
+             "iterations": arguments.iterations}
+    given = {name: value for name, value in given.items() if value is not None}
+    accepted = inspect.signature(RECONSTRUCTORS[arguments.recon]).parameters
+    refused = [name for name in given if name not in accepted]
+    if refused:
+        flags = ", ".join("--" + {"filter_name": "filter"}.get(name, name) for name in refused)
+        raise InputError(f"{flags} does not apply to --recon {arguments.recon}")
+    return given
+
+
 def run(arguments) -> int:
     volume = read_volume(arguments.input)
-    options = {"filter_name": arguments.filter} if arguments.recon == "fbp" else {}
+    options = reconstruction_options(arguments)
     settings = SimulationSettings(geometry=arguments.geometry, backend=arguments.backend,
                                   incident_flux=arguments.incident_flux, electronic_noise_sd=arguments.electronic_noise,
                                   reconstruction=arguments.recon, reconstruction_options=options)

@@ -37,7 +37,8 @@ class SimulationSettings:
     geometry: a :class:`ScanGeometry` or a preset name ("clinical", "fast"); its detector is
     widened to cover the volume. incident_flux: I0, photons per detector pixel and view at
     full dose. electronic_noise_sd: Gaussian detector noise in counts. reconstruction: a
-    name from :data:`reconstruction.RECONSTRUCTORS`, with ``reconstruction_options``.
+    name from :data:`reconstruction.RECONSTRUCTORS`, with ``reconstruction_options`` (the
+    method's keyword arguments, e.g. ``{"filter_name": "hann"}`` or ``{"regularization": 2.0}``).
     """
 
     geometry: ScanGeometry | str = "clinical"
@@ -45,7 +46,7 @@ class SimulationSettings:
     incident_flux: float = DEFAULT_INCIDENT_FLUX
     electronic_noise_sd: float = 0.0
     reconstruction: str = "fbp"
-    reconstruction_options: dict = field(default_factory=lambda: {"filter_name": "ram-lak"})
+    reconstruction_options: dict = field(default_factory=dict)
     mu_water_per_mm: float = MU_WATER_PER_MM
     noise_compensation: bool = True
 
@@ -172,7 +173,7 @@ def calibrate_incident_flux(volume: Volume, roi: tuple[slice, slice, slice], set
     trial_flux = check_incident_flux(settings.incident_flux)
     sd = np.sqrt(1.0 / mean_counts(line_integrals, trial_flux)).astype(np.float32)
     noise = sd * np.random.default_rng(seed).standard_normal(sd.shape, dtype=np.float32)
-    noise_mu = projector.reconstruct_fbp(noise, **settings.reconstruction_options)
+    noise_mu = projector.reconstruct_fbp(noise, settings.reconstruction_options.get("filter_name", "ram-lak"))
     simulated_sd = float(np.std(noise_mu[roi])) * 1000.0 / settings.mu_water_per_mm
     return float(trial_flux * (simulated_sd / measured_sd) ** 2)
 

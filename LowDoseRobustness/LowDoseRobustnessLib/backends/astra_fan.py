@@ -20,7 +20,7 @@ import hashlib
 import math
 import os
 import warnings
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -153,6 +153,35 @@ class AstraFanBeamProjector:
                 out[quarter * per_quarter:(quarter + 1) * per_quarter, start:start + chunk.shape[0]] = (
                     sino.numpy().reshape(per_quarter, columns, -1).transpose(0, 2, 1))
         return out
+
+    def back_project(self, line_integrals: np.ndarray) -> np.ndarray:
+        """The exact adjoint of :meth:`forward_project`: ``[z, y, x]``, each ray's value times its path length (mm)."""
+        projections = np.asarray(line_integrals, dtype=np.float32)
+        views, columns = self.geometry.n_views, self.geometry.detector_columns
+        if projections.shape != (views, self.volume_shape[0], columns):
+            raise InputError(f"projections of shape {projections.shape} do not match the geometry "
+                             f"{(views, self.volume_shape[0], columns)}")
+        gy, gx = self.grid
+        per_quarter = views // self.quarters
+        volume = np.empty(self.volume_shape, np.float32)
+        for start in range(0, projections.shape[1], SLICES_PER_CHUNK):
+            chunk = projections[:, start:start + SLICES_PER_CHUNK]
+            nzc = chunk.shape[1]
+            image = np.zeros((nzc, gy, gx), np.float32)
+            for quarter in range(self.quarters):
+                sino = chunk[quarter * per_quarter:(quarter + 1) * per_quarter].transpose(0, 2, 1).reshape(-1, nzc)
+                back = (self._fan_transposed @ torch.from_numpy(np.ascontiguousarray(sino))).numpy()
+                image += np.rot90(back.T.reshape(nzc, gy, gx), quarter, axes=(1, 2))
+            volume[start:start + nzc] = self._crop(image)
+        return volume
+
+    @cached_property
+    def _fan_transposed(self) -> torch.Tensor:
+        """Transpose of the fan matrix, built on first use (only iterative reconstruction needs it)."""
+        fan = self._fan
+        matrix = sp.csr_matrix((fan.values().numpy(), fan.col_indices().numpy(), fan.crow_indices().numpy()),
+                               shape=tuple(fan.shape))
+        return _to_torch_csr(matrix.T.tocsr())
 
     def reconstruct_fbp(self, line_integrals: np.ndarray, filter_name: str = "ram-lak") -> np.ndarray:
         """Attenuation ``[z, y, x]`` in 1/mm: rebin to parallel, ramp-filter, backproject (f = pi/M sum_theta q)."""

@@ -3,7 +3,8 @@
 mbirjax works in arbitrary length units; here they are mm. Its volumes are laid
 out ``[row, column, slice]`` = ``[y, x, z]``, converted to and from ``[z, y, x]``.
 In fan mode each slice is one detector row of a cone beam with the source in the
-slice plane, i.e. a fan beam.
+slice plane, i.e. a fan beam. mbirjax's FDK has only the plain ramp; the other
+windows are applied to its ramp-filtered projections before mbirjax's backprojection.
 """
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ import math
 import numpy as np
 
 from ..geometry import ScanGeometry, helical_table_positions_mm
+from ..reconstruction.filters import FILTER_NAMES, apodize_projections
 from ..volume import InputError
-
-FILTERS = {"ram-lak": "ramp", "shepp-logan": "shepp-logan"}
 
 
 class MbirjaxProjector:
@@ -65,10 +65,18 @@ class MbirjaxProjector:
         return np.asarray(self.model.forward_project(np.ascontiguousarray(mu.transpose(1, 2, 0))), dtype=np.float32)
 
     def reconstruct_fbp(self, line_integrals: np.ndarray, filter_name: str = "ram-lak") -> np.ndarray:
-        if filter_name not in FILTERS:
-            raise InputError(f"the mbirjax backend offers the filters {', '.join(FILTERS)}, not {filter_name!r}")
+        """FDK with mbirjax's ramp; other windows W(f) multiply the ramp-filtered projections along the channels."""
+        if filter_name not in FILTER_NAMES:
+            raise InputError(f"unknown FBP filter {filter_name!r}; choose one of {', '.join(FILTER_NAMES)}")
         projections = np.asarray(line_integrals, dtype=np.float32)
         if projections.shape != self.sinogram_shape:
             raise InputError(f"projections of shape {projections.shape} do not match the geometry {self.sinogram_shape}")
-        recon = np.asarray(self.model.direct_recon(projections, filter_name=FILTERS[filter_name]), dtype=np.float32)
-        return np.ascontiguousarray(recon.transpose(2, 0, 1))
+        if filter_name == "ram-lak":
+            recon = self.model.direct_recon(projections, filter_name="ramp")
+        elif self.geometry.helical_pitch > 0:
+            raise InputError(f"helical FDK through mbirjax offers only the ram-lak filter, not {filter_name!r}")
+        else:
+            filtered = apodize_projections(np.asarray(self.model.direct_filter(projections, filter_name="ramp")),
+                                           filter_name, axis=2)
+            recon = self.model.back_project(filtered)
+        return np.ascontiguousarray(np.asarray(recon, dtype=np.float32).transpose(2, 0, 1))

@@ -89,3 +89,11 @@ class TigreProjector:
         projections = np.asarray(line_integrals, dtype=np.float32)
         return self._per_slab(lambda p: fdk(p, self.geo, self.angles, filter=FILTERS[filter_name]),
                               projections, slab_axis=1)
+
+    def reconstruct_asd_pocs(self, line_integrals: np.ndarray, iterations: int, tv_step: float) -> np.ndarray:
+        """ASD-POCS (OS-SART + TV, Sidky & Pan 2008) started from FDK."""
+        from tigre.algorithms import asd_pocs
+
+        projections = np.asarray(line_integrals, dtype=np.float32)
+        return self._per_slab(lambda p: asd_pocs(p, self.geo, self.angles, iterations, alpha=tv_step, init="FDK",
+                                                 verbose=False), projections, slab_axis=1)

@@ -13,12 +13,17 @@ from typing import Callable
 import numpy as np
 
 from ..volume import InputError
+from .denoised import denoised_fbp
 from .fbp import reconstruct_fbp
+from .iterative import reconstruct_iterative
 
 Reconstructor = Callable[..., np.ndarray]
 
 RECONSTRUCTORS: dict[str, Reconstructor] = {
     "fbp": reconstruct_fbp,
+    "iterative": reconstruct_iterative,
+    "cnn": denoised_fbp("cnn"),
+    "nlm": denoised_fbp("nlm"),
 }
 
 
