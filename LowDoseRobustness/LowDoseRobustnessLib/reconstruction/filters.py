@@ -9,6 +9,7 @@ cosine cos(pi f/2), hann (1 + cos(pi f))/2.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from ..volume import InputError
 
@@ -43,14 +44,18 @@ def ramp_filter_response(n_samples: int, sample_spacing_mm: float, filter_name: 
 
 
 def _convolve(projections: np.ndarray, response: np.ndarray, axis: int) -> np.ndarray:
-    """Multiply the zero-padded spectrum along ``axis`` by ``response`` (rfft grid) and crop back."""
+    """Multiply the zero-padded spectrum along ``axis`` by ``response`` (rfft grid) and crop back.
+
+    Single-precision FFTs on all cores (torch.fft); numpy's are double precision and single-threaded.
+    """
     projections = np.asarray(projections, dtype=np.float32)
     n = projections.shape[axis]
     n_fft = 2 * (response.size - 1)
     shape = [1] * projections.ndim
     shape[axis] = response.size
-    spectrum = np.fft.rfft(projections, n=n_fft, axis=axis) * response.reshape(shape)
-    return np.take(np.fft.irfft(spectrum, n=n_fft, axis=axis), np.arange(n), axis=axis).astype(np.float32)
+    data = torch.from_numpy(np.ascontiguousarray(projections))
+    spectrum = torch.fft.rfft(data, n=n_fft, dim=axis) * torch.from_numpy(response.reshape(shape).astype(np.float32))
+    return torch.fft.irfft(spectrum, n=n_fft, dim=axis).narrow(axis, 0, n).numpy()
 
 
 def filter_projections(projections: np.ndarray, sample_spacing_mm: float, filter_name: str = "ram-lak",
