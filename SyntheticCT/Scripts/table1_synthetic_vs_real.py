@@ -31,10 +31,9 @@ from SyntheticCTLib.augment import Augmentation
 from SyntheticCTLib.dataset import write_nnunet_dataset
 from SyntheticCTLib.generate import SynthesisSettings, generate_cases
 from SyntheticCTLib.hu_statistics import read_hu_statistics
-from SyntheticCTLib.label_groups import parse_label_groups, select_labels
+from SyntheticCTLib.label_groups import ABDOMINAL_ORGANS, parse_label_groups, select_labels
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "totalsegmentator-examples"
-ORGANS = "liver,spleen,kidneys=kidney_*,vertebrae=vertebrae_*"
 WINDOW_HU = (-200.0, 400.0)
 PATCH = (16, 64, 64)
 
@@ -115,7 +114,7 @@ def main() -> None:
 
     ct = read_volume(EXAMPLES / "example_ct_sm.nii.gz")
     labels, names, components = select_labels(read_volume(EXAMPLES / "example_seg.nii.gz"), totalsegmentator_names(),
-                                              parse_label_groups(ORGANS))
+                                              parse_label_groups(ABDOMINAL_ORGANS))
     statistics = read_hu_statistics()
     training_sets = {"real CT": [(ct.array, labels.array)]}
     for number, strategy in enumerate(arguments.strategies, start=901):

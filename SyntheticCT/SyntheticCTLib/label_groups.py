@@ -19,6 +19,9 @@ from LowDoseRobustnessLib.volume import InputError, Volume
 LabelGroups = dict[str, list[str]]
 """Output label name -> names (or shell patterns) of the original labels merged into it."""
 
+ABDOMINAL_ORGANS = "liver,spleen,kidneys=kidney_*,vertebrae=vertebrae_*"
+"""The four-label task of the Table-1 script and the tests (TotalSegmentator names)."""
+
 
 def parse_label_groups(spec: str) -> LabelGroups:
     """Groups from ``name[=pattern+pattern...]`` items separated by commas, or from a JSON file."""

@@ -8,11 +8,10 @@ from LowDoseRobustnessLib.io import read_volume, write_volume
 from LowDoseRobustnessLib.labels import totalsegmentator_names, write_label_names
 from LowDoseRobustnessLib.volume import Volume
 from SyntheticCTLib.hu_statistics import HUStatistics, read_hu_statistics
-from SyntheticCTLib.label_groups import parse_label_groups, select_labels
+from SyntheticCTLib.label_groups import ABDOMINAL_ORGANS, parse_label_groups, select_labels
 
 EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "totalsegmentator-examples"
 SLICES = slice(12, 18)
-ORGANS = "liver,spleen,kidneys=kidney_*,vertebrae=vertebrae_*"
 
 
 def _crop(name: str):
@@ -21,6 +20,11 @@ def _crop(name: str):
         pytest.fail(f"shared example data not found: {path}")
     volume = read_volume(path)
     return Volume(volume.array[SLICES], volume.spacing, volume.origin, volume.direction)
+
+
+@pytest.fixture(scope="session")
+def examples() -> Path:
+    return EXAMPLES
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +40,7 @@ def seg_crop():
 @pytest.fixture(scope="session")
 def organs(seg_crop):
     """(labels 1..4, names, components): liver, spleen, kidneys, vertebrae."""
-    return select_labels(seg_crop, totalsegmentator_names(), parse_label_groups(ORGANS))
+    return select_labels(seg_crop, totalsegmentator_names(), parse_label_groups(ABDOMINAL_ORGANS))
 
 
 @pytest.fixture(scope="session")

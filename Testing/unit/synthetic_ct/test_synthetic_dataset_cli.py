@@ -7,8 +7,7 @@ import SimpleITK as sitk
 
 from LowDoseRobustnessLib.cli import main
 from SyntheticCTLib.hu_statistics import DEFAULT_TABLE, read_hu_statistics
-
-from conftest import EXAMPLES, ORGANS
+from SyntheticCTLib.label_groups import ABDOMINAL_ORGANS
 
 
 def _read(path):
@@ -18,7 +17,7 @@ def _read(path):
 def test_lowdose_synth_writes_an_nnunet_dataset(seg_crop_file, tmp_path):
     output = tmp_path / "Dataset901_Synth"
     arguments = [str(seg_crop_file), "--strategy", "texture", "--count", "2", "--seed", "5", "-o", str(output),
-                 "--labels", ORGANS, "--rotation-max-deg", "10", "--window-quantiles", "0.01", "0.995"]
+                 "--labels", ABDOMINAL_ORGANS, "--rotation-max-deg", "10", "--window-quantiles", "0.01", "0.995"]
     assert main(["synth", *arguments]) == 0
     dataset = json.loads((output / "dataset.json").read_text())
     assert dataset["channel_names"] == {"0": "CT"} and dataset["file_ending"] == ".nii.gz"
@@ -37,9 +36,9 @@ def test_lowdose_synth_writes_an_nnunet_dataset(seg_crop_file, tmp_path):
     verify_dataset_integrity(str(output), num_processes=1)
 
 
-def test_lowdose_synth_stats_re_estimates_the_table(tmp_path):
+def test_lowdose_synth_stats_re_estimates_the_table(examples, tmp_path):
     table = tmp_path / "hu.csv"
-    assert main(["synth-stats", str(EXAMPLES / "example_ct_sm.nii.gz"), str(EXAMPLES / "example_seg.nii.gz"),
+    assert main(["synth-stats", str(examples / "example_ct_sm.nii.gz"), str(examples / "example_seg.nii.gz"),
                  "-o", str(table), "--names", "totalsegmentator"]) == 0
     assert table.read_text() == DEFAULT_TABLE.read_text()  # the shipped table is reproducible
     assert read_hu_statistics(table).tissue("liver").voxels == 38634
