@@ -34,12 +34,15 @@ def write_nnunet_dataset(folder: str | Path, cases: Iterable[tuple[Volume, Volum
     """Write (image HU, label map) pairs as cases ``<prefix>_0000``, ... and the dataset.json; returns its path.
 
     ``extra`` is stored in dataset.json under "synthetic_ct" (nnU-Net ignores unknown keys).
+    Overwriting first removes the ``<prefix>_*`` cases of the earlier dataset, so none is left over.
     """
     check_consecutive(names)
     folder = Path(folder)
     dataset_json = folder / "dataset.json"
     if dataset_json.exists() and not overwrite:
         raise FileExistsError(f"{folder} already holds a dataset; pass overwrite=True (CLI: --overwrite) to replace it")
+    for old_case in [*folder.glob(f"imagesTr/{prefix}_*{FILE_ENDING}"), *folder.glob(f"labelsTr/{prefix}_*{FILE_ENDING}")]:
+        old_case.unlink()
     count = 0
     for index, (image, labels) in enumerate(cases):
         if not image.same_grid(labels):

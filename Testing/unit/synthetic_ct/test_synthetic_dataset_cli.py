@@ -31,6 +31,8 @@ def test_lowdose_synth_writes_an_nnunet_dataset(seg_crop_file, tmp_path):
     assert main(["synth", *arguments]) == 2  # refuses to overwrite
     assert main(["synth", *arguments, "--overwrite"]) == 0
     assert np.array_equal(first, _read(output / "imagesTr" / "synth_0000_0000.nii.gz"))  # same seed, same file
+    assert main(["synth", *arguments, "--overwrite", "--count", "1", "--no-noise"]) == 0
+    assert len(list((output / "labelsTr").iterdir())) == 1  # no case left over from the larger dataset
     verify_dataset_integrity = pytest.importorskip(
         "nnunetv2.experiment_planning.verify_dataset_integrity").verify_dataset_integrity
     verify_dataset_integrity(str(output), num_processes=1)
