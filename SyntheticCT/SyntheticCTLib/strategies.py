@@ -27,8 +27,8 @@ STRATEGIES = ("single", "constant", "texture")
 LabelTissues = dict[int, TissueStatistics]
 """HU statistics per label value of the label map being synthesised."""
 
-LABEL_FEATURE_MM = 30.0
-"""Coarsest texture scale inside a label (organ texture), smaller than the body's 80 mm."""
+REGION_FEATURE_MM = 30.0
+"""Coarsest texture scale inside a region of the texture strategy, finer than the single strategy's 80 mm body."""
 
 
 def _fill(hu: np.ndarray, mask: np.ndarray, tissue: TissueStatistics, rng: np.random.Generator,
@@ -39,7 +39,7 @@ def _fill(hu: np.ndarray, mask: np.ndarray, tissue: TissueStatistics, rng: np.ra
         hu[mask] = level
         return
     box = ndimage.find_objects(mask.astype(np.int8))[0]
-    noise = multi_octave_noise(hu[box].shape, spacing_mm, rng, feature_size_mm=LABEL_FEATURE_MM)
+    noise = multi_octave_noise(hu[box].shape, spacing_mm, rng, feature_size_mm=REGION_FEATURE_MM)
     inside = mask[box]
     hu[box][inside] = match_gaussian(noise[inside], level, tissue.sd_hu)
 
