@@ -4,6 +4,7 @@ Synthetic datasets (strategies single / constant / texture, CT noise on) are gen
 the TotalSegmentator example label map alone, a tiny 3D U-Net is trained on each and one on
 the real example CT, and all are scored by Dice on the real example CT against its labels
 (liver, spleen, kidneys, vertebrae merged). Largest connected component per label, as the paper.
+The synthetic scans' noise is matched to the real CT's (simulator's incident-flux calibration in the liver).
 
 Caveat: one example case only. The real-data model is trained and tested on the same CT
 (an optimistic upper bound); the synthetic models never see a real image.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +29,12 @@ from scipy import ndimage
 
 from LowDoseRobustnessLib.io import read_volume
 from LowDoseRobustnessLib.labels import totalsegmentator_names
+from LowDoseRobustnessLib.simulate import calibrate_incident_flux
+from LowDoseRobustnessLib.volume import Volume
 from SyntheticCTLib.augment import Augmentation
 from SyntheticCTLib.dataset import write_nnunet_dataset
 from SyntheticCTLib.generate import SynthesisSettings, generate_cases
+from SyntheticCTLib.noise import FAST_SIMULATION
 from SyntheticCTLib.hu_statistics import read_hu_statistics
 from SyntheticCTLib.label_groups import ABDOMINAL_ORGANS, parse_label_groups, select_labels
 
@@ -42,6 +47,15 @@ def normalise(hu: np.ndarray) -> np.ndarray:
     """The same fixed CT normalisation for every model (the paper re-uses the real data's)."""
     low, high = WINDOW_HU
     return ((np.clip(hu, low, high) - (low + high) / 2) / ((high - low) / 2)).astype(np.float32)
+
+
+def matched_incident_flux(ct: Volume, organ: np.ndarray) -> float:
+    """I0 at which the simulator reproduces the real CT's noise SD in the largest cube inside ``organ``."""
+    distance = ndimage.distance_transform_edt(organ)
+    centre = np.unravel_index(np.argmax(distance), distance.shape)
+    half = max(1, int(distance[centre] / np.sqrt(3)))
+    roi = tuple(slice(max(0, c - half), c + half + 1) for c in centre)
+    return calibrate_incident_flux(ct, roi, FAST_SIMULATION)
 
 
 def read_nnunet_cases(folder: Path) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -104,10 +118,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-o", "--output", default="out/table1", help="folder for the datasets and table1.csv")
     parser.add_argument("--count", type=int, default=8, help="synthetic cases per strategy")
-    parser.add_argument("--iterations", type=int, default=250, help="training iterations per model")
+    parser.add_argument("--iterations", type=int, default=400, help="training iterations per model")
     parser.add_argument("--strategies", nargs="+", default=["single", "constant", "texture"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--incident-flux", type=float,
+                        help="I0 of the simulated scans (default: matched to the real CT's noise in the liver)")
     arguments = parser.parse_args()
     torch.set_num_threads(arguments.threads)
     output = Path(arguments.output)
@@ -116,10 +132,14 @@ def main() -> None:
     labels, names, components = select_labels(read_volume(EXAMPLES / "example_seg.nii.gz"), totalsegmentator_names(),
                                               parse_label_groups(ABDOMINAL_ORGANS))
     statistics = read_hu_statistics()
+    liver = next(value for value, name in names.items() if name == "liver")
+    flux = arguments.incident_flux or matched_incident_flux(ct, labels.array == liver)
+    print(f"synthetic scans at I0 = {flux:.3g} photons per detector pixel and view")
     training_sets = {"real CT": [(ct.array, labels.array)]}
     for number, strategy in enumerate(arguments.strategies, start=901):
         started = time.time()
-        settings = SynthesisSettings(strategy, Augmentation(drop_probability=0.5, rotation_max_deg=16.0))
+        settings = SynthesisSettings(strategy, Augmentation(drop_probability=0.5, rotation_max_deg=16.0),
+                                     simulation=replace(FAST_SIMULATION, incident_flux=flux))
         cases = generate_cases(labels, names, components, statistics, settings, arguments.count, arguments.seed)
         folder = output / f"Dataset{number}_Synthetic{strategy.capitalize()}"
         write_nnunet_dataset(folder, ((c.image, c.labels) for c in cases), names, f"SyntheticCT {strategy}",
