@@ -2,6 +2,7 @@
 
 A sub-command module provides ``add_parser(subparsers)`` that registers its
 arguments and sets ``func`` (taking the parsed arguments, returning an exit code).
+Entries with a dot are full module names (sub-commands of the SyntheticCT module).
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ COMMAND_MODULES = [
     "cli_compare",
     "cli_report",
     "cli_study",
+    "SyntheticCTLib.cli_synth",
+    "SyntheticCTLib.cli_synth_stats",
 ]
 
 
@@ -28,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lowdose", description="Dose-robustness testing of CT segmentation models.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
-        import_module(f"{__package__}.{name}").add_parser(subparsers)
+        import_module(name if "." in name else f"{__package__}.{name}").add_parser(subparsers)
     return parser
 
 

@@ -1,0 +1,61 @@
+"""Writing an nnU-Net v2 raw dataset: ``imagesTr/<case>_0000.nii.gz``, ``labelsTr/<case>.nii.gz``, ``dataset.json``.
+
+nnU-Net needs label values 0..K without gaps (``labels``: {"background": 0, name: value});
+:func:`label_groups.select_labels` produces such maps.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from LowDoseRobustnessLib.io import write_volume
+from LowDoseRobustnessLib.labels import LabelNames
+from LowDoseRobustnessLib.volume import InputError, Volume
+
+FILE_ENDING = ".nii.gz"
+
+
+def case_id(index: int, prefix: str = "synth") -> str:
+    return f"{prefix}_{index:04d}"
+
+
+def check_consecutive(names: LabelNames) -> None:
+    """nnU-Net requires the label values 1..K without gaps."""
+    if sorted(names) != list(range(1, len(names) + 1)):
+        raise InputError(f"nnU-Net needs label values 1..{len(names)} without gaps, got {sorted(names)}")
+
+
+def write_nnunet_dataset(folder: str | Path, cases: Iterable[tuple[Volume, Volume]], names: LabelNames,
+                         description: str = "", extra: dict | None = None, overwrite: bool = False,
+                         prefix: str = "synth") -> Path:
+    """Write (image HU, label map) pairs as cases ``<prefix>_0000``, ... and the dataset.json; returns its path.
+
+    ``extra`` is stored in dataset.json under "synthetic_ct" (nnU-Net ignores unknown keys).
+    Overwriting first removes the ``<prefix>_*`` cases of the earlier dataset, so none is left over.
+    """
+    check_consecutive(names)
+    folder = Path(folder)
+    dataset_json = folder / "dataset.json"
+    if dataset_json.exists() and not overwrite:
+        raise FileExistsError(f"{folder} already holds a dataset; pass overwrite=True (CLI: --overwrite) to replace it")
+    for old_case in [*folder.glob(f"imagesTr/{prefix}_*{FILE_ENDING}"), *folder.glob(f"labelsTr/{prefix}_*{FILE_ENDING}")]:
+        old_case.unlink()
+    count = 0
+    for index, (image, labels) in enumerate(cases):
+        if not image.same_grid(labels):
+            raise InputError(f"case {index}: image and label map are on different grids")
+        identifier = case_id(index, prefix)
+        write_volume(image.with_array(image.array.astype(np.float32)),
+                     folder / "imagesTr" / f"{identifier}_0000{FILE_ENDING}", overwrite)
+        write_volume(labels, folder / "labelsTr" / f"{identifier}{FILE_ENDING}", overwrite)
+        count += 1
+    content = {"channel_names": {"0": "CT"},
+               "labels": {"background": 0, **{name: value for value, name in sorted(names.items())}},
+               "numTraining": count, "file_ending": FILE_ENDING, "description": description}
+    if extra:
+        content["synthetic_ct"] = extra
+    dataset_json.write_text(json.dumps(content, indent=1))
+    return dataset_json

@@ -1,0 +1,125 @@
+"""Per-tissue HU statistics estimated from real CT and its label map (the paper's prior knowledge).
+
+Tsanda et al. draw each organ's value from a Gaussian "estimated using CT data from
+the train set" and histogram-match textures to "the body region of a reference CT".
+Both are kept as small tables: ``hu_statistics.csv`` (label, name, mean_hu, sd_hu,
+voxels; one row per label plus the unlabelled classes ``air``, ``unlabelled_low``,
+``unlabelled_high`` with label 0) and ``hu_statistics_body_quantiles.csv``
+(probability, hu: the HU quantiles of the body region).
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from LowDoseRobustnessLib.labels import LabelNames
+from LowDoseRobustnessLib.volume import InputError, Volume
+
+from .body import AIR, CLUSTER_HIGH, CLUSTER_LOW, body_mask, tissue_classes_from_ct
+
+UNLABELLED_NAMES = {AIR: "air", CLUSTER_LOW: "unlabelled_low", CLUSTER_HIGH: "unlabelled_high"}
+BODY_PROBABILITIES = np.linspace(0.0, 1.0, 101)
+DEFAULT_TABLE = Path(__file__).resolve().parents[1] / "Resources" / "hu_statistics.csv"
+_COLUMNS = ("label", "name", "mean_hu", "sd_hu", "voxels")
+
+
+@dataclass(frozen=True)
+class TissueStatistics:
+    """HU mean and SD over ``voxels`` voxels of one tissue (label value 0 for unlabelled classes)."""
+
+    label: int
+    name: str
+    mean_hu: float
+    sd_hu: float
+    voxels: int
+
+
+@dataclass(frozen=True)
+class HUStatistics:
+    """Tissue statistics by name, and the body region's HU at :data:`BODY_PROBABILITIES`."""
+
+    tissues: dict[str, TissueStatistics]
+    body_quantiles_hu: np.ndarray
+
+    def tissue(self, name: str) -> TissueStatistics:
+        if name not in self.tissues:
+            raise InputError(f"no HU statistics for {name!r}; re-estimate the table with `lowdose synth-stats` "
+                             "from a CT whose label map contains it")
+        return self.tissues[name]
+
+    def pooled(self, name: str, components: Iterable[str]) -> TissueStatistics:
+        """Statistics of the union of ``components`` (voxel-weighted mean, pooled SD), named ``name``."""
+        parts = [self.tissue(c) for c in components]
+        voxels = sum(p.voxels for p in parts)
+        weights = np.array([p.voxels for p in parts], dtype=np.float64) / max(voxels, 1)
+        means = np.array([p.mean_hu for p in parts])
+        mean = float(weights @ means)
+        variance = float(weights @ (np.array([p.sd_hu for p in parts]) ** 2 + (means - mean) ** 2))
+        return TissueStatistics(parts[0].label if len(parts) == 1 else 0, name, mean, variance ** 0.5, voxels)
+
+
+def _tissue(label: int, name: str, values: np.ndarray) -> TissueStatistics:
+    return TissueStatistics(label, name, float(values.mean()), float(values.std()), int(values.size))
+
+
+def estimate_hu_statistics(ct: Volume, labels: Volume, names: LabelNames) -> HUStatistics:
+    """Mean/SD HU under every label present, of the unlabelled air/k-means classes, and body-region quantiles."""
+    if not ct.same_grid(labels):
+        raise InputError("the CT and the label map must share one voxel grid (shape, spacing, origin, direction)")
+    hu = ct.array.astype(np.float64)
+    label_array = np.asarray(labels.array).astype(np.int64)
+    tissues = {}
+    for value in np.unique(label_array[label_array > 0]):
+        name = names.get(int(value), f"label_{int(value)}")
+        tissues[name] = _tissue(int(value), name, hu[label_array == value])
+    classes = tissue_classes_from_ct(hu, label_array)
+    for cls, name in UNLABELLED_NAMES.items():
+        if np.any(classes == cls):
+            tissues[name] = _tissue(0, name, hu[classes == cls])
+    body = body_mask(hu)
+    if not body.any():
+        raise InputError("no body found (no voxels above -500 HU): is this a CT in Hounsfield units?")
+    return HUStatistics(tissues, np.quantile(hu[body], BODY_PROBABILITIES))
+
+
+def _quantiles_path(table_path: Path) -> Path:
+    return table_path.with_name(table_path.stem + "_body_quantiles.csv")
+
+
+def write_hu_statistics(statistics: HUStatistics, table_path: str | Path) -> list[Path]:
+    """Write the tissue table and, beside it, ``<stem>_body_quantiles.csv``; returns both paths."""
+    table_path = Path(table_path)
+    table_path.parent.mkdir(parents=True, exist_ok=True)
+    with table_path.open("w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(_COLUMNS)
+        for t in sorted(statistics.tissues.values(), key=lambda t: (t.label, t.name)):
+            writer.writerow([t.label, t.name, f"{t.mean_hu:.1f}", f"{t.sd_hu:.1f}", t.voxels])
+    quantiles_path = _quantiles_path(table_path)
+    with quantiles_path.open("w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(("probability", "hu"))
+        writer.writerows((f"{p:.2f}", f"{q:.1f}") for p, q in zip(BODY_PROBABILITIES, statistics.body_quantiles_hu))
+    return [table_path, quantiles_path]
+
+
+def read_hu_statistics(table_path: str | Path = DEFAULT_TABLE) -> HUStatistics:
+    """Read a table written by :func:`write_hu_statistics` (default: the one shipped in ``Resources/``)."""
+    table_path = Path(table_path)
+    quantiles_path = _quantiles_path(table_path)
+    for path in (table_path, quantiles_path):
+        if not path.exists():
+            raise InputError(f"HU statistics file not found: {path}")
+    with table_path.open(newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    tissues = {r["name"]: TissueStatistics(int(r["label"]), r["name"], float(r["mean_hu"]), float(r["sd_hu"]),
+                                           int(r["voxels"])) for r in rows}
+    with quantiles_path.open(newline="") as stream:
+        quantiles = np.array([float(r["hu"]) for r in csv.DictReader(stream)])
+    if quantiles.size != BODY_PROBABILITIES.size:
+        raise InputError(f"{quantiles_path} must hold {BODY_PROBABILITIES.size} quantiles, found {quantiles.size}")
+    return HUStatistics(tissues, quantiles)
