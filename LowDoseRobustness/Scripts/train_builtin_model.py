@@ -26,7 +26,7 @@ from LowDoseRobustnessLib.segmenters.builtin_net import TinyUNet3d  # noqa: E402
 from LowDoseRobustnessLib.segmenters.intensity import window_channels  # noqa: E402
 from LowDoseRobustnessLib.segmenters.resample import to_model_grid  # noqa: E402
 
-EXAMPLES = Path("/work/shared/data/totalsegmentator-examples")
+EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "totalsegmentator-examples"
 TARGET_LABELS = {1: "liver", 2: "spleen", 3: "kidney_right", 4: "kidney_left", 5: "vertebrae"}
 CONFIG = {"features": [8, 16, 32, 64], "windows": [[-160.0, 240.0], [-1000.0, 1500.0]],
           "spacing_mm": [3.0, 3.0, 3.0], "labels": {str(k): v for k, v in TARGET_LABELS.items()}}

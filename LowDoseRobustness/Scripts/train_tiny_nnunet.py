@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-EXAMPLES = Path("/work/shared/data/totalsegmentator-examples")
+EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "totalsegmentator-examples"
 REPOSITORY = Path(__file__).resolve().parents[2]
 DATASET_ID, DATASET_NAME = 501, "Dataset501_TinyTotal"
 LABELS = {"background": 0, "spleen": 1, "kidney_right": 2, "kidney_left": 3, "gallbladder": 4, "liver": 5}

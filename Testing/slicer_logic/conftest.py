@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 
-EXAMPLES = Path("/work/shared/data/totalsegmentator-examples")
+EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "totalsegmentator-examples"
 
 
 @pytest.fixture

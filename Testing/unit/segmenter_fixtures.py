@@ -5,7 +5,7 @@ import importlib.util
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-EXAMPLES = Path("/work/shared/data/totalsegmentator-examples")
+EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "totalsegmentator-examples"
 TINY_NNUNET = REPOSITORY / "Testing" / "Data" / "tiny_nnunet"
 TINY_MONAI_UNET = REPOSITORY / "Testing" / "Data" / "tiny_monai" / "unet.json"
 _SCRIPT = REPOSITORY / "LowDoseRobustness" / "Scripts" / "make_tiny_monai_model.py"
