@@ -6,10 +6,14 @@ into one ``vertebrae`` label. Default data: the TotalSegmentator example CT (its
 only labelled 30-slice crop), so the model is evaluated on the case it was trained on.
 
     python LowDoseRobustness/Scripts/train_builtin_model.py [--pair CT.nii.gz SEG.nii.gz ...] [--iterations 1000]
+        [--nnunet-dataset SYNTHETIC_DATASET ...]   # e.g. written by `lowdose synth`; names from its dataset.json
+
+Dice is reported on the --pair cases (the real example by default), not on the nnU-Net datasets.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -39,9 +43,24 @@ def target_value(source_name: str) -> int:
     return {name: value for value, name in TARGET_LABELS.items()}.get(merged, 0)
 
 
+def label_names(label_path: Path) -> dict[int, str]:
+    """Names from the sidecar, else from the dataset.json of an nnU-Net dataset, else TotalSegmentator's."""
+    dataset_json = label_path.parent.parent / "dataset.json"
+    if not read_label_names(label_path) and label_path.parent.name == "labelsTr" and dataset_json.exists():
+        labels = json.loads(dataset_json.read_text())["labels"]
+        return {int(value): name for name, value in labels.items() if int(value) > 0}
+    return read_label_names(label_path) or totalsegmentator_names("total")
+
+
+def nnunet_pairs(folder: Path) -> list[tuple[Path, Path]]:
+    """(image, label map) pairs of an nnU-Net raw dataset (single channel)."""
+    return [(folder / "imagesTr" / f"{label.name[:-len('.nii.gz')]}_0000.nii.gz", label)
+            for label in sorted((folder / "labelsTr").glob("*.nii.gz"))]
+
+
 def load_pair(image_path: Path, label_path: Path) -> tuple[np.ndarray, np.ndarray]:
     """HU array and merged label array on the model grid, padded to at least the patch size."""
-    names = read_label_names(label_path) or totalsegmentator_names("total")
+    names = label_names(label_path)
     lookup = np.zeros(max(names) + 1, np.uint8)
     for value, name in names.items():
         lookup[value] = target_value(name)
@@ -104,6 +123,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pair", nargs=2, action="append", type=Path, metavar=("CT", "LABELS"),
                         help="training pair (repeatable); default: the TotalSegmentator example")
+    parser.add_argument("--nnunet-dataset", type=Path, action="append", default=[],
+                        help="also train on this nnU-Net raw dataset, e.g. SyntheticCT output (repeatable)")
     parser.add_argument("--iterations", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
@@ -111,12 +132,13 @@ def main() -> None:
     arguments = parser.parse_args()
     torch.set_num_threads(arguments.threads)
     pairs = arguments.pair or [(EXAMPLES / "example_ct_sm.nii.gz", EXAMPLES / "example_seg.nii.gz")]
-    network = train(pairs, arguments.iterations, arguments.seed)
+    extra = [pair for folder in arguments.nnunet_dataset for pair in nnunet_pairs(folder)]
+    network = train(pairs + extra, arguments.iterations, arguments.seed)
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(arguments.output, network, CONFIG)
     segmenter = BuiltinSegmenter(arguments.output)
     for image, labels in pairs:
-        names = read_label_names(labels) or totalsegmentator_names("total")
+        names = label_names(labels)
         lookup = np.vectorize(lambda v: target_value(names.get(int(v), "")))
         reference = lookup(read_volume(labels).array)
         predicted = segmenter.segment(read_volume(image)).label_map.array
