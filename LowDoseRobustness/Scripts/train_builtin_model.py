@@ -91,16 +91,20 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 1.0 - ((2 * overlap + 1.0) / (total + 1.0)).mean()
 
 
-def train(pairs: list[tuple[Path, Path]], iterations: int, seed: int) -> TinyUNet3d:
+def train(pairs: list[tuple[Path, Path]], iterations: int, seed: int,
+          extra: list[tuple[Path, Path]] = (), extra_fraction: float = 0.5) -> TinyUNet3d:
+    """Patches from ``pairs``, and with probability ``extra_fraction`` from ``extra`` (e.g. synthetic CT)."""
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     data = [load_pair(image, label) for image, label in pairs]
+    extra_data = [load_pair(image, label) for image, label in extra]
     network = TinyUNet3d(len(CONFIG["windows"]), len(TARGET_LABELS) + 1, tuple(CONFIG["features"]))
     optimizer = torch.optim.AdamW(network.parameters(), lr=3e-3, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=iterations)
     start = time.time()
     for iteration in range(iterations):
-        x, y = sample_patch(*data[rng.integers(len(data))], rng)
+        source = extra_data if extra_data and rng.random() < extra_fraction else data
+        x, y = sample_patch(*source[rng.integers(len(source))], rng)
         logits = network(torch.from_numpy(x)[None])
         target = torch.from_numpy(y)[None]
         loss = torch.nn.functional.cross_entropy(logits, target) + dice_loss(logits, target)
@@ -125,6 +129,8 @@ def main() -> None:
                         help="training pair (repeatable); default: the TotalSegmentator example")
     parser.add_argument("--nnunet-dataset", type=Path, action="append", default=[],
                         help="also train on this nnU-Net raw dataset, e.g. SyntheticCT output (repeatable)")
+    parser.add_argument("--extra-fraction", type=float, default=0.5,
+                        help="share of training patches drawn from the --nnunet-dataset cases")
     parser.add_argument("--iterations", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
@@ -133,7 +139,7 @@ def main() -> None:
     torch.set_num_threads(arguments.threads)
     pairs = arguments.pair or [(EXAMPLES / "example_ct_sm.nii.gz", EXAMPLES / "example_seg.nii.gz")]
     extra = [pair for folder in arguments.nnunet_dataset for pair in nnunet_pairs(folder)]
-    network = train(pairs + extra, arguments.iterations, arguments.seed)
+    network = train(pairs, arguments.iterations, arguments.seed, extra, arguments.extra_fraction)
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(arguments.output, network, CONFIG)
     segmenter = BuiltinSegmenter(arguments.output)

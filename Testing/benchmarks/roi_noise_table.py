@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "LowDoseRobustness"), str(ROOT / "Testing" / "unit")]
 
-from conftest import real_ct_volume, simulate_scan, water_phantom  # noqa: E402
+from reconstruction_scans import real_ct_volume, simulate_scan, water_phantom  # noqa: E402
 
 from LowDoseRobustnessLib.image_quality import rmse_hu, roi_mean_sd  # noqa: E402
 from LowDoseRobustnessLib.reconstruction import RECONSTRUCTORS  # noqa: E402

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import EXAMPLES
+from reconstruction_scans import EXAMPLES
 
 from LowDoseRobustnessLib.cli import main
 from LowDoseRobustnessLib.io import read_volume

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import PHANTOM_TRUTH_HU, simulate_scan
+from reconstruction_scans import PHANTOM_TRUTH_HU, simulate_scan
 
 from LowDoseRobustnessLib.image_quality import rmse_hu, roi_mean_sd
 from LowDoseRobustnessLib.reconstruction import RECONSTRUCTORS, get_reconstructor
