@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SAMPLE := LowDoseRobustness/Resources/SampleData/example_ct_sm.nii.gz
+SAMPLE_LABELS := LowDoseRobustness/Resources/SampleData/example_seg.nii.gz
 
 .PHONY: setup demo test test-fast benchmark clean
 
@@ -18,7 +19,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 demo: setup
 	$(VENV)/bin/lowdose study $(SAMPLE) --dose 0.2 --dose 0.4 --dose 0.6 --dose 0.8 --model builtin \
-		--geometry fast -o demo_output --overwrite
+		--recon fbp --recon iterative --recon cnn --ground-truth $(SAMPLE_LABELS) --geometry clinical \
+		-o demo_output --overwrite
 
 test: setup
 	$(PY) -m pytest -q -m "not slow"

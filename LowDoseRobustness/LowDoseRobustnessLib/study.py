@@ -75,8 +75,9 @@ def run_study(ct: Volume, doses: Sequence[float], output_dir: str | Path, model:
             write_label_names(path, segmentation.names)
             steps.step(f"{reconstruction}: segmented {dose:.0%} dose")
         names = masks[1.0].names
-        if ground_truth is not None and ground_truth_names:
-            ground_truth = ground_truth.with_array(relabel_by_name(ground_truth.array, ground_truth_names, names))
+        truth = ground_truth
+        if truth is not None and ground_truth_names:
+            truth = truth.with_array(relabel_by_name(truth.array, ground_truth_names, names))
         for dose, segmentation in masks.items():
             tag = dict(case=case, dose=dose, reconstruction=reconstruction, model=model)
             if dose < 1.0:
@@ -84,8 +85,8 @@ def run_study(ct: Volume, doses: Sequence[float], output_dir: str | Path, model:
                 tables.append(tidy_table(metrics, reference="full_dose", **tag))
                 write_volume(disagreement_map(masks[1.0].label_map, segmentation.label_map),
                              output_dir / "disagreement" / reconstruction / dose_file_name(dose), overwrite=True)
-            if ground_truth is not None:
-                metrics = compare_label_maps(ground_truth, segmentation.label_map, names=names)
+            if truth is not None:
+                metrics = compare_label_maps(truth, segmentation.label_map, names=names)
                 tables.append(tidy_table(metrics, reference="ground_truth", **tag))
             steps.step(f"{reconstruction}: compared {dose:.0%} dose")
     results = pd.concat(tables, ignore_index=True)
