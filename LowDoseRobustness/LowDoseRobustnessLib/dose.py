@@ -81,18 +81,26 @@ def thin_counts(counts: np.ndarray, dose_fraction: float, rng: np.random.Generat
     return thinned
 
 
-def additional_line_integral_sd(line_integrals: np.ndarray, incident_flux, dose_fraction: float,
-                                electronic_noise_sd: float = 0.0, retained_fraction: float = 1.0) -> np.ndarray:
+def full_dose_variance(line_integrals: np.ndarray, incident_flux) -> np.ndarray:
+    """var(l) = 1 / (I0 e^-l) of a quantum-limited full-dose line integral (linearised eq. 2), float32."""
+    flux = check_incident_flux(incident_flux).astype(np.float32)
+    return (np.exp(np.asarray(line_integrals, dtype=np.float32)) / flux).astype(np.float32, copy=False)
+
+
+def additional_line_integral_sd(line_integrals: np.ndarray | None, incident_flux, dose_fraction: float,
+                                electronic_noise_sd: float = 0.0, retained_fraction: float = 1.0,
+                                variance: np.ndarray | None = None) -> np.ndarray:
     """SD of the noise that turns full-dose line integrals into dose-``d`` ones.
 
     Linearising l = ln(I0/n): var(l) = var(n) / nbar^2. At dose d, nbar = d I0 exp(-l) and
-    var(n) = nbar + sigma_e^2, so var_d(l) = 1/(d I0 e^-l) + sigma_e^2/(d I0 e^-l)^2. Of the
+    var(n) = nbar + sigma_e^2, so var_d(l) = v/d + sigma_e^2 v^2/d^2 with v = 1/(I0 e^-l). Of the
     full-dose part the data still hold a fraction ``retained_fraction`` (1 for measured data),
-    so the additional variance is
-    (1/d - r) / (I0 e^-l) + sigma_e^2 (1/d^2 - r) / (I0 e^-l)^2.
+    so the additional variance is (1/d - r) v + sigma_e^2 (1/d^2 - r) v^2. Pass ``variance``
+    (:func:`full_dose_variance`) to reuse v across dose levels.
     """
     d = check_dose_fraction(dose_fraction)
-    counts = mean_counts(line_integrals, incident_flux)
-    variance = ((1.0 / d - retained_fraction) / counts
-                + electronic_noise_sd ** 2 * (1.0 / d ** 2 - retained_fraction) / counts ** 2)
-    return np.sqrt(np.maximum(variance, 0.0)).astype(np.float32)
+    v = full_dose_variance(line_integrals, incident_flux) if variance is None else variance
+    extra = np.float32(1.0 / d - retained_fraction) * v
+    if electronic_noise_sd > 0:
+        extra += np.float32(electronic_noise_sd ** 2 * (1.0 / d ** 2 - retained_fraction)) * v * v
+    return np.sqrt(np.maximum(extra, 0.0, out=extra), out=extra)

@@ -19,8 +19,8 @@ import numpy as np
 
 from .attenuation import MU_WATER_PER_MM, check_ct_numbers, hu_to_mu, mu_to_hu
 from .backends import Projector, get_projector
-from .dose import (additional_line_integral_sd, check_dose_fraction, check_incident_flux, line_integrals_from_counts,
-                   mean_counts, thin_counts)
+from .dose import (additional_line_integral_sd, check_dose_fraction, check_incident_flux, full_dose_variance,
+                   line_integrals_from_counts, mean_counts, thin_counts)
 from .geometry import PRESETS, ScanGeometry
 from .progress import CancelCheck, Progress, ProgressCallback
 from .reconstruction import get_reconstructor
@@ -95,14 +95,16 @@ def simulate_dose_series(volume: Volume, dose_fractions: Sequence[float], settin
     flux = np.float32(check_incident_flux(settings.incident_flux))
     retention = noise_variance_retention(volume, settings, seed) if settings.noise_compensation else 1.0
     steps.step(f"reprojection keeps {retention:.0%} of the input's noise variance")
+    variance = full_dose_variance(line_integrals, flux)
     outputs = {}
     for dose in doses:
         noisy = line_integrals
         if 1.0 / dose - retention > 0:
-            sd = additional_line_integral_sd(line_integrals, flux, dose, settings.electronic_noise_sd, retention)
-            noisy = line_integrals + sd * _dose_rng(seed, dose).standard_normal(sd.shape, dtype=np.float32)
-        mu = reconstruct(noisy, projector, counts=dose * mean_counts(line_integrals, flux),
-                         **settings.reconstruction_options)
+            sd = additional_line_integral_sd(None, flux, dose, settings.electronic_noise_sd, retention, variance)
+            noisy = sd * _dose_rng(seed, dose).standard_normal(sd.shape, dtype=np.float32)
+            noisy += line_integrals
+        counts = np.float32(dose) / variance if getattr(reconstruct, "uses_counts", True) else None
+        mu = reconstruct(noisy, projector, counts=counts, **settings.reconstruction_options)
         outputs[dose] = volume.with_array(mu_to_hu(mu, settings.mu_water_per_mm))
         steps.step(f"reconstructed {dose:.0%} dose")
     return outputs
@@ -123,7 +125,7 @@ def noise_variance_retention(volume: Volume, settings: SimulationSettings, seed:
     projector = make_projector(slab, settings)
     mu = hu_to_mu(slab.array, settings.mu_water_per_mm)
     line_integrals = projector.forward_project(mu)
-    sd = np.sqrt(1.0 / mean_counts(line_integrals, settings.incident_flux)).astype(np.float32)
+    sd = np.sqrt(full_dose_variance(line_integrals, settings.incident_flux))
     rng = np.random.default_rng([int(seed), 7])
     noise = projector.reconstruct_fbp(sd * rng.standard_normal(sd.shape, dtype=np.float32),
                                       filter_name=settings.reconstruction_options.get("filter_name", "ram-lak"))
@@ -171,7 +173,7 @@ def calibrate_incident_flux(volume: Volume, roi: tuple[slice, slice, slice], set
     projector = projector or make_projector(volume, settings)
     line_integrals = projector.forward_project(hu_to_mu(volume.array, settings.mu_water_per_mm))
     trial_flux = check_incident_flux(settings.incident_flux)
-    sd = np.sqrt(1.0 / mean_counts(line_integrals, trial_flux)).astype(np.float32)
+    sd = np.sqrt(full_dose_variance(line_integrals, trial_flux))
     noise = sd * np.random.default_rng(seed).standard_normal(sd.shape, dtype=np.float32)
     noise_mu = projector.reconstruct_fbp(noise, settings.reconstruction_options.get("filter_name", "ram-lak"))
     simulated_sd = float(np.std(noise_mu[roi])) * 1000.0 / settings.mu_water_per_mm

@@ -40,13 +40,15 @@ MATRIX_NAMES = ("fan", "parallel_t", "rebin")
 CSR_PARTS = ("data", "indices", "indptr")
 
 
-def _to_torch_csr(matrix: sp.csr_matrix) -> torch.Tensor:
-    matrix = matrix.tocsr().astype(np.float32)
+def _to_torch_csr(matrix: sp.csr_matrix) -> "torch.Tensor":
+    import torch
+
+    matrix = matrix.tocsr().astype(np.float32, copy=False)
     index_type = np.int32 if matrix.nnz < 2 ** 31 else np.int64
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
-        return torch.sparse_csr_tensor(torch.from_numpy(matrix.indptr.astype(index_type)),
-                                       torch.from_numpy(matrix.indices.astype(index_type)),
+        return torch.sparse_csr_tensor(torch.from_numpy(matrix.indptr.astype(index_type, copy=False)),
+                                       torch.from_numpy(matrix.indices.astype(index_type, copy=False)),
                                        torch.from_numpy(matrix.data), size=matrix.shape, check_invariants=False)
 
 

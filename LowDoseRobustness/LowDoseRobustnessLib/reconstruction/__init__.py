@@ -4,7 +4,8 @@ signature in its own module, plus one line in :data:`RECONSTRUCTORS`.
 A reconstructor takes line integrals ``[view, row, column]``, the projector bound to the
 geometry, the expected counts per ray (the statistical weights 1/var(l) of a
 Poisson measurement; None when unknown) and the method's options; it returns
-attenuation ``[z, y, x]`` in 1/mm.
+attenuation ``[z, y, x]`` in 1/mm. A method that ignores the counts says so with the
+attribute ``uses_counts = False``, and is then given None.
 """
 from __future__ import annotations
 

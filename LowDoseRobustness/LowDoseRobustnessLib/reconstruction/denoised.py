@@ -22,6 +22,7 @@ def denoised_fbp(denoiser_name: str) -> Callable[..., np.ndarray]:
         denoised = get_denoiser(denoiser_name, **denoiser_options).denoise(hu)
         return hu_to_mu(denoised, mu_water_per_mm)
 
+    reconstruct.uses_counts = False
     reconstruct.__name__ = f"reconstruct_fbp_{denoiser_name}"
     reconstruct.__doc__ = f"FBP, then the {denoiser_name!r} denoiser in HU; attenuation ``[z, y, x]`` in 1/mm."
     return reconstruct

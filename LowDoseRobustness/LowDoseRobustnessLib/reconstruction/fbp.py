@@ -8,3 +8,6 @@ def reconstruct_fbp(line_integrals: np.ndarray, projector, counts: np.ndarray | 
                     filter_name: str = "ram-lak") -> np.ndarray:
     """Analytic reconstruction with the ramp filter ``filter_name``; ``counts`` are not used."""
     return projector.reconstruct_fbp(line_integrals, filter_name=filter_name)
+
+
+reconstruct_fbp.uses_counts = False
