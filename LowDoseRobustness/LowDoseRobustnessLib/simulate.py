@@ -59,6 +59,11 @@ class SimulationSettings:
             geometry = PRESETS[geometry]()
         return geometry.fitted_to(volume.array.shape, volume.spacing)
 
+    @property
+    def fbp_filter(self) -> str:
+        """The ramp-filter window of the FBP step (FBP itself and FBP-based methods)."""
+        return self.reconstruction_options.get("filter_name", "ram-lak")
+
 
 def make_projector(volume: Volume, settings: SimulationSettings) -> Projector:
     """The projector for the volume's grid (built once; reuse it for every dose level)."""
@@ -110,6 +115,13 @@ def simulate_dose_series(volume: Volume, dose_fractions: Sequence[float], settin
     return outputs
 
 
+def _chain_noise(projector: Projector, line_integrals: np.ndarray, incident_flux, filter_name: str,
+                 rng: np.random.Generator) -> np.ndarray:
+    """FBP (1/mm) of full-dose quantum noise, variance 1/(I0 e^-p) per line integral: this chain's image noise."""
+    sd = np.sqrt(full_dose_variance(line_integrals, incident_flux))
+    return projector.reconstruct_fbp(sd * rng.standard_normal(sd.shape, dtype=np.float32), filter_name=filter_name)
+
+
 def noise_variance_retention(volume: Volume, settings: SimulationSettings, seed: int = 0,
                              slab_slices: int = 8) -> float:
     """alpha^2: the fraction of image-noise variance that survives reprojection + reconstruction.
@@ -120,17 +132,13 @@ def noise_variance_retention(volume: Volume, settings: SimulationSettings, seed:
     the texture of this chain's noise (same order of resolution; calibrate I0 for its level).
     """
     start = max(0, volume.array.shape[0] // 2 - slab_slices // 2)
-    slab = volume.with_array(volume.array) if volume.array.shape[0] <= slab_slices else Volume(
+    slab = volume if volume.array.shape[0] <= slab_slices else Volume(
         volume.array[start:start + slab_slices], volume.spacing, volume.origin, volume.direction)
     projector = make_projector(slab, settings)
     mu = hu_to_mu(slab.array, settings.mu_water_per_mm)
-    line_integrals = projector.forward_project(mu)
-    sd = np.sqrt(full_dose_variance(line_integrals, settings.incident_flux))
-    rng = np.random.default_rng([int(seed), 7])
-    noise = projector.reconstruct_fbp(sd * rng.standard_normal(sd.shape, dtype=np.float32),
-                                      filter_name=settings.reconstruction_options.get("filter_name", "ram-lak"))
-    again = projector.reconstruct_fbp(projector.forward_project(noise),
-                                      filter_name=settings.reconstruction_options.get("filter_name", "ram-lak"))
+    noise = _chain_noise(projector, projector.forward_project(mu), settings.incident_flux, settings.fbp_filter,
+                         np.random.default_rng([int(seed), 7]))
+    again = projector.reconstruct_fbp(projector.forward_project(noise), filter_name=settings.fbp_filter)
     body = mu > 0.5 * settings.mu_water_per_mm
     if body.sum() < 100:
         raise InputError("the volume holds almost no tissue denser than half water; is it a CT in HU?")
@@ -173,9 +181,7 @@ def calibrate_incident_flux(volume: Volume, roi: tuple[slice, slice, slice], set
     projector = projector or make_projector(volume, settings)
     line_integrals = projector.forward_project(hu_to_mu(volume.array, settings.mu_water_per_mm))
     trial_flux = check_incident_flux(settings.incident_flux)
-    sd = np.sqrt(full_dose_variance(line_integrals, trial_flux))
-    noise = sd * np.random.default_rng(seed).standard_normal(sd.shape, dtype=np.float32)
-    noise_mu = projector.reconstruct_fbp(noise, settings.reconstruction_options.get("filter_name", "ram-lak"))
+    noise_mu = _chain_noise(projector, line_integrals, trial_flux, settings.fbp_filter, np.random.default_rng(seed))
     simulated_sd = float(np.std(noise_mu[roi])) * 1000.0 / settings.mu_water_per_mm
     return float(trial_flux * (simulated_sd / measured_sd) ** 2)
 

@@ -40,9 +40,7 @@ MATRIX_NAMES = ("fan", "parallel_t", "rebin")
 CSR_PARTS = ("data", "indices", "indptr")
 
 
-def _to_torch_csr(matrix: sp.csr_matrix) -> "torch.Tensor":
-    import torch
-
+def _to_torch_csr(matrix: sp.csr_matrix) -> torch.Tensor:
     matrix = matrix.tocsr().astype(np.float32, copy=False)
     index_type = np.int32 if matrix.nnz < 2 ** 31 else np.int64
     with warnings.catch_warnings():
@@ -145,6 +143,13 @@ class AstraFanBeamProjector:
         y0, x0 = (gy - ny) // 2, (gx - nx) // 2
         return image[:, y0:y0 + ny, x0:x0 + nx]
 
+    def _checked_projections(self, line_integrals: np.ndarray) -> np.ndarray:
+        projections = np.asarray(line_integrals, dtype=np.float32)
+        expected = (self.geometry.n_views, self.volume_shape[0], self.geometry.detector_columns)
+        if projections.shape != expected:
+            raise InputError(f"projections of shape {projections.shape} do not match the geometry {expected}")
+        return projections
+
     # -- protocol ------------------------------------------------------------------
     def forward_project(self, mu_per_mm: np.ndarray) -> np.ndarray:
         """Line integrals ``[view, slice, column]``: sum over rays of mu (1/mm) x length (mm)."""
@@ -165,11 +170,8 @@ class AstraFanBeamProjector:
 
     def back_project(self, line_integrals: np.ndarray) -> np.ndarray:
         """The exact adjoint of :meth:`forward_project`: ``[z, y, x]``, each ray's value times its path length (mm)."""
-        projections = np.asarray(line_integrals, dtype=np.float32)
-        views, columns = self.geometry.n_views, self.geometry.detector_columns
-        if projections.shape != (views, self.volume_shape[0], columns):
-            raise InputError(f"projections of shape {projections.shape} do not match the geometry "
-                             f"{(views, self.volume_shape[0], columns)}")
+        projections = self._checked_projections(line_integrals)
+        views = self.geometry.n_views
         gy, gx = self.grid
         per_quarter = views // self.quarters
         volume = np.empty(self.volume_shape, np.float32)
@@ -195,10 +197,7 @@ class AstraFanBeamProjector:
     def reconstruct_fbp(self, line_integrals: np.ndarray, filter_name: str = "ram-lak") -> np.ndarray:
         """Attenuation ``[z, y, x]`` in 1/mm: rebin to parallel, ramp-filter, backproject (f = pi/M sum_theta q)."""
         g = self.geometry
-        projections = np.asarray(line_integrals, dtype=np.float32)
-        expected = (g.n_views, self.volume_shape[0], g.detector_columns)
-        if projections.shape != expected:
-            raise InputError(f"projections of shape {projections.shape} do not match the geometry {expected}")
+        projections = self._checked_projections(line_integrals)
         parallel_views = g.n_views // 2
         blocks = max(1, self.quarters // 2)
         per_block = parallel_views // blocks
