@@ -21,7 +21,8 @@ from slicer.util import VTKObservationMixin
 from LowDoseRobustnessSlicer import dependencies
 from LowDoseRobustnessSlicer.logic import StudyLogic, agreement_summary
 from LowDoseRobustnessSlicer.module_widget import ModuleWidgetMixin
-from LowDoseRobustnessSlicer.study import BACKENDS, GEOMETRIES, RECONSTRUCTIONS, selected_doses
+from LowDoseRobustnessLib.contract import BACKEND_CHOICES, GEOMETRIES, RECONSTRUCTIONS
+from LowDoseRobustnessSlicer.study import selected_doses
 
 POLL_INTERVAL_MS = 200
 
@@ -55,9 +56,9 @@ class LowDoseRobustnessParameterNode:
     otherDoses: str = ""
     seed: Annotated[int, WithinRange(0, 2**31 - 1)] = 0
     incidentFlux: Annotated[float, WithinRange(1.0e3, 1.0e7)] = 1.0e5
-    geometry: Annotated[str, Choice(list(GEOMETRIES))] = "clinical"
-    backend: Annotated[str, Choice(list(BACKENDS))] = "auto"
-    reconstruction: Annotated[str, Choice(list(RECONSTRUCTIONS))] = "fbp"
+    geometry: Annotated[str, Choice(list(GEOMETRIES.names))] = "clinical"
+    backend: Annotated[str, Choice(list(BACKEND_CHOICES))] = "auto"
+    reconstruction: Annotated[str, Choice(list(RECONSTRUCTIONS.names))] = "fbp"
     model: str = "builtin"
     outputFolder: pathlib.Path
     writeReport: bool = False

@@ -19,8 +19,9 @@ from slicer.util import VTKObservationMixin
 
 from LowDoseRobustnessSlicer import dependencies
 from LowDoseRobustnessSlicer.module_widget import ModuleWidgetMixin
-from LowDoseRobustnessSlicer.study import GEOMETRIES
-from SyntheticCTSlicer.logic import STRATEGIES, SynthLogic
+from LowDoseRobustnessLib.contract import GEOMETRIES
+from SyntheticCTLib.contract import STRATEGIES
+from SyntheticCTSlicer.logic import SynthLogic
 
 POLL_INTERVAL_MS = 200
 
@@ -51,7 +52,7 @@ class SyntheticCTParameterNode:
     addNoise: bool = True
     dosePercent: Annotated[float, WithinRange(1.0, 100.0)] = 100.0
     incidentFlux: Annotated[float, WithinRange(1.0e3, 1.0e7)] = 1.0e5
-    geometry: Annotated[str, Choice(list(GEOMETRIES))] = "fast"
+    geometry: Annotated[str, Choice(list(GEOMETRIES.names))] = "fast"
     outputFolder: pathlib.Path
 
 

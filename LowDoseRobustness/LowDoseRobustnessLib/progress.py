@@ -3,15 +3,13 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from LowDoseRobustnessLib.errors import Cancelled
+
 ProgressCallback = Callable[[float, str], None]
 """Called with the fraction done (0..1) and a short message."""
 
 CancelCheck = Callable[[], bool]
 """Returns True when the user asked to stop."""
-
-
-class Cancelled(RuntimeError):
-    """The computation was stopped at the user's request; nothing was written."""
 
 
 class Progress:

@@ -11,11 +11,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from LowDoseRobustnessLib.errors import InputError
+
 IDENTITY_DIRECTION = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
-
-
-class InputError(ValueError):
-    """Bad input, described in words a physicist or radiologist understands."""
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Callable, Optional
 
-from LowDoseRobustnessLib.process_runner import RunnerCallbacks
-from LowDoseRobustnessLib.progress import Cancelled
+from LowDoseRobustnessLib.cli.process_runner import RunnerCallbacks
+from LowDoseRobustnessLib.errors import Cancelled
 
 
 class JobPanel:

@@ -24,13 +24,13 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from LowDoseRobustnessLib.io import read_volume, write_volume
-from LowDoseRobustnessLib.labels import read_label_names, write_label_names
-from LowDoseRobustnessLib.process_runner import ProcessRunner, RunnerCallbacks, Step, lowdose_command
-from LowDoseRobustnessLib.volume import InputError
+from LowDoseRobustnessLib.io.volumes import read_volume, write_volume
+from LowDoseRobustnessLib.io.labels import read_label_names, write_label_names
+from LowDoseRobustnessLib.cli.process_runner import ProcessRunner, RunnerCallbacks, Step, lowdose_command
+from LowDoseRobustnessLib.errors import InputError
 
-from . import nodes
-from .study import (DEFAULT_STEPS, REFERENCE_DOSE, PlannedStep, StudyPaths, StudySettings, compared_doses, existing_outputs,
+from LowDoseRobustnessSlicer import nodes
+from LowDoseRobustnessSlicer.study import (DEFAULT_STEPS, REFERENCE_DOSE, PlannedStep, StudyPaths, StudySettings, compared_doses, existing_outputs,
                     plan_study, read_metrics_csv)
 
 

@@ -12,8 +12,8 @@ from typing import Callable, Optional
 import slicer
 import vtk
 
-from . import dependencies
-from .job_panel import JobPanel
+from LowDoseRobustnessSlicer import dependencies
+from LowDoseRobustnessSlicer.job_panel import JobPanel
 
 
 class ModuleWidgetMixin:

@@ -17,7 +17,9 @@ import numpy as np
 import slicer
 import vtk
 
-from LowDoseRobustnessLib.volume import InputError, Volume
+from LowDoseRobustnessLib.errors import InputError
+
+from LowDoseRobustnessLib.volume import Volume
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
 

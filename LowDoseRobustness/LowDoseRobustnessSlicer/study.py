@@ -21,17 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from LowDoseRobustnessLib.geometry import PRESETS
-from LowDoseRobustnessLib.volume import InputError
+from LowDoseRobustnessLib.errors import InputError
 
 REFERENCE_DOSE = 1.0
 STEPS = ("simulate", "segment", "compare", "report")
 DEFAULT_STEPS = STEPS[:3]
-RECONSTRUCTIONS = ("fbp", "iterative", "cnn", "nlm")
-"""``lowdose simulate --recon`` choices (iterative, cnn, nlm come with the reconstruction branch)."""
-GEOMETRIES = tuple(PRESETS)
-BACKENDS = ("auto", "cpu", "astra", "mbirjax", "tigre")
-"""``lowdose simulate --backend`` choices; listed here because importing the backend registry imports torch."""
 MODEL_EXAMPLES = ("builtin", "totalsegmentator", "totalsegmentator:total", "nnunet:/path/to/model_folder",
                   "monai:/path/to/config")
 

@@ -23,8 +23,8 @@ import SimpleITK as sitk
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from LowDoseRobustnessLib.io import read_volume  # noqa: E402
-from LowDoseRobustnessLib.labels import read_label_names, totalsegmentator_names  # noqa: E402
+from LowDoseRobustnessLib.io.volumes import read_volume  # noqa: E402
+from LowDoseRobustnessLib.io.labels import read_label_names, totalsegmentator_names  # noqa: E402
 from LowDoseRobustnessLib.segmenters.builtin import DEFAULT_CHECKPOINT, BuiltinSegmenter, save_checkpoint  # noqa: E402
 from LowDoseRobustnessLib.segmenters.builtin_net import TinyUNet3d  # noqa: E402
 from LowDoseRobustnessLib.segmenters.intensity import window_channels  # noqa: E402

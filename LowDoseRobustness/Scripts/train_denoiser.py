@@ -26,9 +26,9 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # LowDoseRobustnessLib, when not installed
 
-from LowDoseRobustnessLib.denoisers.redcnn import DEFAULT_CHECKPOINT, HU_SCALE, RedCnn, denoise_slices  # noqa: E402
-from LowDoseRobustnessLib.io import read_volume  # noqa: E402
-from LowDoseRobustnessLib.simulate import SimulationSettings, make_projector, simulate_dose_series  # noqa: E402
+from LowDoseRobustnessLib.reconstruction.denoisers.redcnn import DEFAULT_CHECKPOINT, HU_SCALE, RedCnn, denoise_slices  # noqa: E402
+from LowDoseRobustnessLib.io.volumes import read_volume  # noqa: E402
+from LowDoseRobustnessLib.simulation.simulate import SimulationSettings, make_projector, simulate_dose_series  # noqa: E402
 from LowDoseRobustnessLib.volume import Volume  # noqa: E402
 
 DATA = HERE.parents[1].parent / "shared" / "data" / "totalsegmentator-examples"

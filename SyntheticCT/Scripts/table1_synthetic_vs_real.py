@@ -27,9 +27,9 @@ from monai.losses import DiceCELoss
 from monai.networks.nets import UNet
 from scipy import ndimage
 
-from LowDoseRobustnessLib.io import read_volume
-from LowDoseRobustnessLib.labels import totalsegmentator_names
-from LowDoseRobustnessLib.simulate import calibrate_incident_flux
+from LowDoseRobustnessLib.io.volumes import read_volume
+from LowDoseRobustnessLib.io.labels import totalsegmentator_names
+from LowDoseRobustnessLib.simulation.simulate import calibrate_incident_flux
 from LowDoseRobustnessLib.volume import Volume
 from SyntheticCTLib.augment import Augmentation
 from SyntheticCTLib.dataset import write_nnunet_dataset

@@ -16,8 +16,8 @@ from typing import Optional
 import numpy as np
 from scipy import ndimage
 
-from LowDoseRobustnessLib.attenuation import AIR_HU
-from LowDoseRobustnessLib.volume import InputError
+from LowDoseRobustnessLib.simulation.attenuation import AIR_HU
+from LowDoseRobustnessLib.errors import InputError
 
 TISSUE_WINDOW_EDGES_HU = (-1024.0, -400.0, -150.0, -30.0, 100.0, 300.0, 1000.0, 3071.0)
 """Edges of the tissue windows shifted by CWVRS: lung/air, transition, fat, water and soft

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.cluster.vq import kmeans2
 
-from .textures import multi_octave_noise
+from SyntheticCTLib.textures import multi_octave_noise
 
 AIR_THRESHOLD_HU = -500.0
 """Unlabelled voxels below this are air (outside the body, bowel gas, lung not labelled)."""

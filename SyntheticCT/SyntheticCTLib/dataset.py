@@ -11,9 +11,10 @@ from typing import Iterable
 
 import numpy as np
 
-from LowDoseRobustnessLib.io import write_volume
-from LowDoseRobustnessLib.labels import LabelNames
-from LowDoseRobustnessLib.volume import InputError, Volume
+from LowDoseRobustnessLib.io.volumes import write_volume
+from LowDoseRobustnessLib.io.labels import LabelNames
+from LowDoseRobustnessLib.errors import InputError
+from LowDoseRobustnessLib.volume import Volume
 
 FILE_ENDING = ".nii.gz"
 

@@ -10,21 +10,23 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from LowDoseRobustnessLib.labels import LabelNames
-from LowDoseRobustnessLib.simulate import SimulationSettings, make_projector
-from LowDoseRobustnessLib.volume import InputError, Volume
+from LowDoseRobustnessLib.io.labels import LabelNames
+from LowDoseRobustnessLib.simulation.simulate import SimulationSettings, make_projector
+from LowDoseRobustnessLib.errors import InputError
+from LowDoseRobustnessLib.volume import Volume
 
-from .augment import Augmentation, drop_labels, intensity_range_shift, rotate_axial, window_quantiles
-from .body import tissue_classes_from_ct, tissue_classes_from_labels
-from .hu_statistics import HUStatistics
-from .label_groups import LabelGroups
-from .noise import FAST_SIMULATION, add_ct_noise
-from .strategies import STRATEGIES, LabelTissues, all_labels, single_label
+from SyntheticCTLib.augment import Augmentation, drop_labels, intensity_range_shift, rotate_axial, window_quantiles
+from SyntheticCTLib.body import tissue_classes_from_ct, tissue_classes_from_labels
+from SyntheticCTLib.hu_statistics import HUStatistics
+from SyntheticCTLib.label_groups import LabelGroups
+from SyntheticCTLib.noise import FAST_SIMULATION, add_ct_noise
+from SyntheticCTLib.contract import STRATEGIES
+from SyntheticCTLib.strategies import LabelTissues, all_labels, single_label
 
 
 @dataclass(frozen=True)
 class SynthesisSettings:
-    """strategy: one of :data:`strategies.STRATEGIES`. noise: pass through the CT simulator at
+    """strategy: one of :data:`.contract.STRATEGIES`. noise: pass through the CT simulator at
     ``simulation.incident_flux`` (I0 photons per detector pixel and view)."""
 
     strategy: str = "texture"

@@ -16,14 +16,15 @@ from typing import Iterable
 
 import numpy as np
 
-from LowDoseRobustnessLib.labels import LabelNames
-from LowDoseRobustnessLib.volume import InputError, Volume
+from LowDoseRobustnessLib.io.labels import LabelNames
+from LowDoseRobustnessLib.errors import InputError
+from LowDoseRobustnessLib.volume import Volume
 
-from .body import AIR, CLUSTER_HIGH, CLUSTER_LOW, body_mask, tissue_classes_from_ct
+from SyntheticCTLib.body import AIR, CLUSTER_HIGH, CLUSTER_LOW, body_mask, tissue_classes_from_ct
+from SyntheticCTLib.contract import HU_STATISTICS_TABLE
 
 UNLABELLED_NAMES = {AIR: "air", CLUSTER_LOW: "unlabelled_low", CLUSTER_HIGH: "unlabelled_high"}
 BODY_PROBABILITIES = np.linspace(0.0, 1.0, 101)
-DEFAULT_TABLE = Path(__file__).resolve().parents[1] / "Resources" / "hu_statistics.csv"
 _COLUMNS = ("label", "name", "mean_hu", "sd_hu", "voxels")
 
 
@@ -107,7 +108,7 @@ def write_hu_statistics(statistics: HUStatistics, table_path: str | Path) -> lis
     return [table_path, quantiles_path]
 
 
-def read_hu_statistics(table_path: str | Path = DEFAULT_TABLE) -> HUStatistics:
+def read_hu_statistics(table_path: str | Path = HU_STATISTICS_TABLE) -> HUStatistics:
     """Read a table written by :func:`write_hu_statistics` (default: the one shipped in ``Resources/``)."""
     table_path = Path(table_path)
     quantiles_path = _quantiles_path(table_path)

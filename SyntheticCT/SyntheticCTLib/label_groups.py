@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from LowDoseRobustnessLib.labels import LabelNames, read_label_names, sidecar_path, totalsegmentator_names
-from LowDoseRobustnessLib.volume import InputError, Volume
+from LowDoseRobustnessLib.io.labels import LabelNames, read_label_names, sidecar_path, totalsegmentator_names
+from LowDoseRobustnessLib.errors import InputError
+from LowDoseRobustnessLib.volume import Volume
 
 LabelGroups = dict[str, list[str]]
 """Output label name -> names (or shell patterns) of the original labels merged into it."""

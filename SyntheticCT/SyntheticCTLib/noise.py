@@ -1,7 +1,7 @@
 """CT noise for synthetic images through the LowDoseRobustness simulator (one implementation only).
 
 Tsanda et al. forward-project the synthetic volume, draw Poisson counts and reconstruct.
-:func:`LowDoseRobustnessLib.simulate.simulate_low_dose` adds to the reprojected line
+:func:`LowDoseRobustnessLib.simulation.simulate.simulate_low_dose` adds to the reprojected line
 integrals p the noise a dose fraction d adds to a scan at flux I0, variance
 (1/d - 1) / (I0 e^-p) (linearised Poisson, Tsanda et al. 2024 eqs. 1-4). A synthetic image
 has no noise yet, so d = 1/2 gives exactly the full Poisson variance 1 / (I0 e^-p) of a
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from LowDoseRobustnessLib.backends import Projector
-from LowDoseRobustnessLib.simulate import SimulationSettings, simulate_low_dose
+from LowDoseRobustnessLib.projection import Projector
+from LowDoseRobustnessLib.simulation.simulate import SimulationSettings, simulate_low_dose
 from LowDoseRobustnessLib.volume import Volume
 
 NOISE_FREE_DOSE_FRACTION = 0.5

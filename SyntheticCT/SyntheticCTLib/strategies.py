@@ -16,14 +16,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from LowDoseRobustnessLib.attenuation import AIR_HU
+from LowDoseRobustnessLib.simulation.attenuation import AIR_HU
 from LowDoseRobustnessLib.volume import Volume
 
-from .body import cylinder_mask
-from .hu_statistics import BODY_PROBABILITIES, UNLABELLED_NAMES, HUStatistics, TissueStatistics
-from .textures import match_gaussian, match_quantiles, multi_octave_noise
+from SyntheticCTLib.body import cylinder_mask
+from SyntheticCTLib.hu_statistics import BODY_PROBABILITIES, UNLABELLED_NAMES, HUStatistics, TissueStatistics
+from SyntheticCTLib.textures import match_gaussian, match_quantiles, multi_octave_noise
 
-STRATEGIES = ("single", "constant", "texture")
 LabelTissues = dict[int, TissueStatistics]
 """HU statistics per label value of the label map being synthesised."""
 

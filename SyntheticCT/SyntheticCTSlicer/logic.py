@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from LowDoseRobustnessLib.io import read_volume, write_volume
-from LowDoseRobustnessLib.labels import read_label_names, write_label_names
-from LowDoseRobustnessLib.process_runner import ProcessRunner, RunnerCallbacks, Step, lowdose_command
-from LowDoseRobustnessLib.volume import InputError
+from LowDoseRobustnessLib.io.volumes import read_volume, write_volume
+from LowDoseRobustnessLib.io.labels import read_label_names, write_label_names
+from LowDoseRobustnessLib.cli.process_runner import ProcessRunner, RunnerCallbacks, Step, lowdose_command
+from LowDoseRobustnessLib.errors import InputError
 from LowDoseRobustnessSlicer import nodes
 from LowDoseRobustnessSlicer.logic import BackgroundJob, default_python
+from SyntheticCTLib.contract import STRATEGIES
 
-STRATEGIES = ("single", "constant", "texture")
 
 
 def first_case(dataset_folder: Path) -> tuple[Path, Path]:
@@ -69,7 +69,7 @@ class SynthJob(BackgroundJob):
 class SynthLogic:
     """Runs ``lowdose synth`` on a label map or segmentation node of ``scene``."""
 
-    def __init__(self, scene, python: Optional[str] = None, cli_module: str = "LowDoseRobustnessLib.cli",
+    def __init__(self, scene, python: Optional[str] = None, cli_module: str = "SyntheticCTLib.cli",
                  extra_paths=()):
         self.scene = scene
         self.python = python or default_python()

@@ -26,8 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "LowDoseRobustness"))
 
-from LowDoseRobustnessLib.io import read_volume  # noqa: E402
-from LowDoseRobustnessLib.metrics import compare_label_maps  # noqa: E402
+from LowDoseRobustnessLib.io.volumes import read_volume  # noqa: E402
+from LowDoseRobustnessLib.evaluation.metrics import compare_label_maps  # noqa: E402
 from LowDoseRobustnessLib.volume import Volume  # noqa: E402
 
 EXAMPLE_SEG = Path(__file__).resolve().parents[3] / "shared/data/totalsegmentator-examples/example_seg.nii.gz"

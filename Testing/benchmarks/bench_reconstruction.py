@@ -20,12 +20,13 @@ from scipy.ndimage import uniform_filter, zoom
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "LowDoseRobustness"))
 
-from LowDoseRobustnessLib.attenuation import hu_to_mu, mu_to_hu  # noqa: E402
-from LowDoseRobustnessLib.dose import additional_line_integral_sd, mean_counts  # noqa: E402
-from LowDoseRobustnessLib.image_quality import rmse_hu, roi_mean_sd  # noqa: E402
-from LowDoseRobustnessLib.io import read_volume  # noqa: E402
-from LowDoseRobustnessLib.reconstruction import RECONSTRUCTORS  # noqa: E402
-from LowDoseRobustnessLib.simulate import DEFAULT_INCIDENT_FLUX, SimulationSettings, make_projector  # noqa: E402
+from LowDoseRobustnessLib.simulation.attenuation import hu_to_mu, mu_to_hu  # noqa: E402
+from LowDoseRobustnessLib.simulation.dose import additional_line_integral_sd, mean_counts  # noqa: E402
+from image_quality import rmse_hu, roi_mean_sd  # noqa: E402
+from LowDoseRobustnessLib.io.volumes import read_volume  # noqa: E402
+from LowDoseRobustnessLib.reconstruction import get_reconstructor  # noqa: E402
+from LowDoseRobustnessLib.contract import DEFAULT_INCIDENT_FLUX
+from LowDoseRobustnessLib.simulation.simulate import SimulationSettings, make_projector  # noqa: E402
 from LowDoseRobustnessLib.volume import Volume  # noqa: E402
 
 EXAMPLE_CT = ROOT.parent / "shared" / "data" / "totalsegmentator-examples" / "example_ct.nii.gz"
@@ -69,7 +70,7 @@ def main() -> int:
     print(f"{'method':24s} {'time (s)':>9s} {'noise SD (HU)':>14s} {'RMSE body (HU)':>15s} {'mean shift (HU)':>16s}")
     for name, options in OPTIONS:
         started = time.perf_counter()
-        hu = mu_to_hu(RECONSTRUCTORS[name](low, projector, counts=counts, **options))
+        hu = mu_to_hu(get_reconstructor(name)(low, projector, counts=counts, **options))
         seconds = time.perf_counter() - started
         difference = hu - reference
         label = name + "".join(f" {v}" for v in options.values())

@@ -17,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[1] / "LowDoseRobustness"), str(HERE.parent / "unit")]
-from LowDoseRobustnessLib.io import read_volume  # noqa: E402
+from LowDoseRobustnessLib.io.volumes import read_volume  # noqa: E402
 from LowDoseRobustnessLib.segmenters import get_segmenter  # noqa: E402
 from segmenter_fixtures import EXAMPLES, TINY_MONAI_UNET, TINY_NNUNET, offline_totalsegmentator  # noqa: E402
 

@@ -25,7 +25,7 @@ CASES = {"small": dict(shape=(64, 256, 256), spacing=1.4, views=360),
 
 
 def phantom(case):
-    from LowDoseRobustnessLib.phantoms import water_cylinder
+    from phantoms import water_cylinder
 
     shape, spacing = case["shape"], case["spacing"]
     radius = 0.42 * shape[1] * spacing
@@ -34,8 +34,8 @@ def phantom(case):
 
 
 def run_ours(case) -> dict:
-    from LowDoseRobustnessLib.simulate import SimulationSettings, make_projector, simulate_dose_series
-    from LowDoseRobustnessLib.geometry import clinical_geometry
+    from LowDoseRobustnessLib.simulation.simulate import SimulationSettings, make_projector, simulate_dose_series
+    from LowDoseRobustnessLib.projection.geometry import clinical_geometry
 
     volume = phantom(case)
     settings = SimulationSettings(geometry=clinical_geometry(n_views=case["views"]), backend="astra")
@@ -57,8 +57,8 @@ def run_ours(case) -> dict:
 
 def run_mbirjax(case) -> dict:
     import mbirjax
-    from LowDoseRobustnessLib.attenuation import hu_to_mu
-    from LowDoseRobustnessLib.geometry import clinical_geometry
+    from LowDoseRobustnessLib.simulation.attenuation import hu_to_mu
+    from LowDoseRobustnessLib.projection.geometry import clinical_geometry
 
     volume = phantom(case)
     nz, ny, nx = volume.array.shape

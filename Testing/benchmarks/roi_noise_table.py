@@ -17,8 +17,8 @@ sys.path[:0] = [str(ROOT / "LowDoseRobustness"), str(ROOT / "Testing" / "unit")]
 
 from reconstruction_scans import real_ct_volume, simulate_scan, water_phantom  # noqa: E402
 
-from LowDoseRobustnessLib.image_quality import rmse_hu, roi_mean_sd  # noqa: E402
-from LowDoseRobustnessLib.reconstruction import RECONSTRUCTORS  # noqa: E402
+from image_quality import rmse_hu, roi_mean_sd  # noqa: E402
+from LowDoseRobustnessLib.reconstruction import get_reconstructor  # noqa: E402
 
 OPTIONS = [("fbp", {}), ("fbp", {"filter_name": "hann"}), ("iterative", {}), ("cnn", {}), ("nlm", {})]
 
@@ -33,7 +33,7 @@ def main() -> int:
         print(f"| {scan_name} | full-dose FBP | " + "; ".join(f"{n}: {sd:.1f}" for n, (_, sd) in full.items()) + " | 0 |")
         baseline = None
         for method, options in OPTIONS:
-            hu = scan.hu(RECONSTRUCTORS[method](scan.low_dose, scan.projector, counts=scan.counts, **options))
+            hu = scan.hu(get_reconstructor(method)(scan.low_dose, scan.projector, counts=scan.counts, **options))
             stats = {name: roi_mean_sd(hu, roi) for name, roi in scan.rois.items()}
             baseline = baseline or stats
             cells = "; ".join(f"{n}: {sd:.1f} (x{baseline[n][1] / sd:.1f}), {mean - baseline[n][0]:+.1f}"

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "totalsegmentator-examples"
+from shared_data import EXAMPLES
 
 
 @pytest.fixture

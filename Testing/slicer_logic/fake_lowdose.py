@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 
-from LowDoseRobustnessLib.io import read_volume, write_volume
-from LowDoseRobustnessLib.labels import read_label_names, write_label_names
+from LowDoseRobustnessLib.io.volumes import read_volume, write_volume
+from LowDoseRobustnessLib.io.labels import read_label_names, write_label_names
 
 
 def simulate(argv):

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from LowDoseRobustnessLib.process_runner import ProcessRunner, Step
+from LowDoseRobustnessLib.cli.process_runner import ProcessRunner, Step
 from LowDoseRobustnessSlicer.job_panel import JobPanel
 
 

@@ -6,7 +6,7 @@ import vtk
 
 slicer = pytest.importorskip("slicer", reason="needs the slicer-core wheel (pip install slicer-core)")
 
-from LowDoseRobustnessLib.io import read_volume
+from LowDoseRobustnessLib.io.volumes import read_volume
 from LowDoseRobustnessLib.volume import Volume
 from LowDoseRobustnessSlicer import nodes
 

@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from LowDoseRobustnessLib.process_runner import (ProcessError, ProcessRunner, RunnerCallbacks, Step, lowdose_command,
+from LowDoseRobustnessLib.cli.process_runner import (ProcessError, ProcessRunner, RunnerCallbacks, Step, lowdose_command,
                                                  parse_progress)
-from LowDoseRobustnessLib.progress import Cancelled
+from LowDoseRobustnessLib.errors import Cancelled
 
 PY = sys.executable
 

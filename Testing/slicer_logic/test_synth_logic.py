@@ -27,7 +27,7 @@ def test_generate_from_a_segmentation_loads_the_first_case_with_names(scene, tmp
                                                   reference_volume_node=nodes.add_volume_node(scene, grid, "ct"))
     logic = SynthLogic(scene, cli_module="fake_lowdose", extra_paths=[HERE])
     progress = []
-    from LowDoseRobustnessLib.process_runner import RunnerCallbacks
+    from LowDoseRobustnessLib.cli.process_runner import RunnerCallbacks
     job = logic.generate(segmentation, strategy="constant", count=2, seed=4, add_noise=True, dose=0.5,
                          incident_flux=2e5, output_folder=tmp_path, wait_for_completion=True,
                          callbacks=RunnerCallbacks(on_progress=lambda f, m: progress.append(m)))

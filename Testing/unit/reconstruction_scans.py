@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import binary_erosion
 
-from LowDoseRobustnessLib.attenuation import hu_to_mu, mu_to_hu
-from LowDoseRobustnessLib.dose import additional_line_integral_sd, mean_counts
-from LowDoseRobustnessLib.io import read_volume
-from LowDoseRobustnessLib.simulate import DEFAULT_INCIDENT_FLUX, SimulationSettings, make_projector
+from LowDoseRobustnessLib.simulation.attenuation import hu_to_mu, mu_to_hu
+from LowDoseRobustnessLib.simulation.dose import additional_line_integral_sd, mean_counts
+from LowDoseRobustnessLib.io.volumes import read_volume
+from LowDoseRobustnessLib.contract import DEFAULT_INCIDENT_FLUX
+from LowDoseRobustnessLib.simulation.simulate import SimulationSettings, make_projector
 from LowDoseRobustnessLib.volume import Volume
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "totalsegmentator-examples"
+from shared_data import EXAMPLES
 LOW_DOSE = 0.2
 PHANTOM_INSERTS_HU = {"liver-like": (-50.0, 0.0, 60.0), "fat": (50.0, 0.0, -100.0), "soft": (0.0, -50.0, 40.0)}
 """Insert name -> (x mm, y mm, HU); radius 15 mm each, in a 0 HU water disc of radius 102 mm, plus a bone rod."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "totalsegmentator-examples"
+from shared_data import REPOSITORY
+from shared_data import EXAMPLES
 TINY_NNUNET = REPOSITORY / "Testing" / "Data" / "tiny_nnunet"
 TINY_MONAI_UNET = REPOSITORY / "Testing" / "Data" / "tiny_monai" / "unet.json"
 _SCRIPT = REPOSITORY / "LowDoseRobustness" / "Scripts" / "make_tiny_monai_model.py"

@@ -6,20 +6,18 @@ import numpy as np
 import pytest
 
 from LowDoseRobustnessLib import cli
-from LowDoseRobustnessLib.disagreement import CLASS_NAMES
-from LowDoseRobustnessLib.io import read_volume, write_volume
-from LowDoseRobustnessLib.labels import read_label_names, write_label_names
-from LowDoseRobustnessLib.results import read_table
+from LowDoseRobustnessLib.evaluation.disagreement import CLASS_NAMES
+from LowDoseRobustnessLib.io.volumes import read_volume, write_volume
+from LowDoseRobustnessLib.io.labels import read_label_names, write_label_names
+from LowDoseRobustnessLib.evaluation.results import read_table
 from LowDoseRobustnessLib.volume import Volume
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared/data/totalsegmentator-examples"
+from shared_data import EXAMPLES
 pytestmark = pytest.mark.skipif(not (EXAMPLES / "example_seg.nii.gz").exists(), reason="shared example data missing")
 
 
 @pytest.fixture
-def lowdose(monkeypatch):
-    """``lowdose`` with this issue's sub-commands (others may live in other branches)."""
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ["cli_compare", "cli_report"])
+def lowdose():
     return lambda *argv: cli.main([str(a) for a in argv])
 
 

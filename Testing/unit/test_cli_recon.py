@@ -6,7 +6,7 @@ import pytest
 from reconstruction_scans import EXAMPLES
 
 from LowDoseRobustnessLib.cli import main
-from LowDoseRobustnessLib.io import read_volume
+from LowDoseRobustnessLib.io.volumes import read_volume
 
 
 @pytest.mark.parametrize("recon_arguments", [["--recon", "iterative", "--iterations", "3", "--regularization", "2"],

@@ -4,18 +4,12 @@ from __future__ import annotations
 import pytest
 
 from LowDoseRobustnessLib import cli
-from LowDoseRobustnessLib.io import read_volume
-from LowDoseRobustnessLib.labels import read_label_names
+from LowDoseRobustnessLib.io.volumes import read_volume
+from LowDoseRobustnessLib.io.labels import read_label_names
 from segmenter_fixtures import EXAMPLES, TINY_MONAI_UNET
 
 pytestmark = pytest.mark.skipif(not EXAMPLES.exists(), reason="TotalSegmentator example data not available")
 CT = EXAMPLES / "example_ct_sm.nii.gz"
-
-
-@pytest.fixture(autouse=True)
-def only_segment_command(monkeypatch):
-    """Other sub-commands are other modules' business (and may need other packages)."""
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ["cli_segment"])
 
 
 def test_builtin_writes_label_map_and_names_and_refuses_to_overwrite(tmp_path, capsys):

@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from LowDoseRobustnessLib.denoisers import DENOISERS, get_denoiser
-from LowDoseRobustnessLib.denoisers.redcnn import DEFAULT_CHECKPOINT, RedCnn, denoise_slices
-from LowDoseRobustnessLib.volume import InputError
+from LowDoseRobustnessLib.contract import DENOISERS
+from LowDoseRobustnessLib.reconstruction.denoisers import get_denoiser
+from LowDoseRobustnessLib.reconstruction.denoisers.redcnn import DEFAULT_CHECKPOINT, RedCnn, denoise_slices
+from LowDoseRobustnessLib.errors import InputError
 
 
 def test_registry_refuses_unknown_names_and_missing_checkpoints(tmp_path):

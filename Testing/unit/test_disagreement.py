@@ -2,9 +2,11 @@
 import numpy as np
 import pytest
 
-from LowDoseRobustnessLib.disagreement import ADDED, AGREE, MISSED, RELABELLED, disagreement_map
-from LowDoseRobustnessLib.io import read_volume, write_volume
-from LowDoseRobustnessLib.volume import InputError, Volume
+from LowDoseRobustnessLib.contract import ADDED, AGREE, MISSED, RELABELLED
+from LowDoseRobustnessLib.evaluation.disagreement import disagreement_map
+from LowDoseRobustnessLib.io.volumes import read_volume, write_volume
+from LowDoseRobustnessLib.errors import InputError
+from LowDoseRobustnessLib.volume import Volume
 
 REFERENCE = np.array([[[0, 1, 1, 2, 2, 0]]], dtype=np.uint8)
 TEST = np.array([[[1, 1, 0, 2, 1, 0]]], dtype=np.uint8)

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from LowDoseRobustnessLib.dose import (COUNT_FLOOR, additional_line_integral_sd, line_integrals_from_counts,
+from LowDoseRobustnessLib.simulation.dose import (COUNT_FLOOR, additional_line_integral_sd, line_integrals_from_counts,
                                        mean_counts, poisson_counts, thin_counts)
-from LowDoseRobustnessLib.volume import InputError
+from LowDoseRobustnessLib.errors import InputError
 
 
 @pytest.mark.parametrize("method", ["zabic", "binomial"])

@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from LowDoseRobustnessLib.io import read_volume
-from LowDoseRobustnessLib.metrics import (ABSENT_IN_BOTH, ONLY_IN_REFERENCE, ONLY_IN_TEST, PRESENT_IN_BOTH,
-                                          compare_label_maps, effective_radius_mm, label_boundary)
-from LowDoseRobustnessLib.volume import InputError, Volume
+from LowDoseRobustnessLib.io.volumes import read_volume
+from LowDoseRobustnessLib.contract import ABSENT_IN_BOTH, ONLY_IN_REFERENCE, ONLY_IN_TEST, PRESENT_IN_BOTH
+from LowDoseRobustnessLib.evaluation.metrics import compare_label_maps, effective_radius_mm, label_boundary
+from LowDoseRobustnessLib.errors import InputError
+from LowDoseRobustnessLib.volume import Volume
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared/data/totalsegmentator-examples"
+from shared_data import EXAMPLES
 
 
 def cube(shape, corner, side, label=1):

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 from reconstruction_scans import PHANTOM_TRUTH_HU, simulate_scan
 
-from LowDoseRobustnessLib.image_quality import rmse_hu, roi_mean_sd
-from LowDoseRobustnessLib.reconstruction import RECONSTRUCTORS, get_reconstructor
-from LowDoseRobustnessLib.reconstruction.filters import FILTER_NAMES
-from LowDoseRobustnessLib.volume import InputError, Volume
+from image_quality import rmse_hu, roi_mean_sd
+from LowDoseRobustnessLib.contract import RECONSTRUCTIONS
+from LowDoseRobustnessLib.reconstruction import get_reconstructor
+from LowDoseRobustnessLib.contract import FBP_FILTERS
+from LowDoseRobustnessLib.errors import InputError
+from LowDoseRobustnessLib.volume import Volume
 
 MAX_MEAN_SHIFT_HU = 5.0
 MIN_NOISE_REDUCTION = {"iterative": 2.5, "cnn": 2.0}
@@ -33,7 +35,7 @@ def roi_table(scan, hu: np.ndarray) -> dict:
     return table
 
 
-@pytest.mark.parametrize("filter_name", FILTER_NAMES)
+@pytest.mark.parametrize("filter_name", FBP_FILTERS)
 def test_every_filter_keeps_phantom_ct_numbers(phantom_scan, filter_name):
     hu = phantom_scan.hu(phantom_scan.projector.reconstruct_fbp(phantom_scan.full_dose, filter_name))
     for name, roi in phantom_scan.rois.items():
@@ -81,7 +83,7 @@ def test_back_project_is_the_adjoint_of_forward_project(phantom_scan):
 
 
 def test_registry_lists_all_options_and_refuses_unknown_names():
-    assert {"fbp", "iterative", "cnn", "nlm"} <= set(RECONSTRUCTORS)
+    assert {"fbp", "iterative", "cnn", "nlm"} <= set(RECONSTRUCTIONS)
     with pytest.raises(InputError, match="choose one of"):
         get_reconstructor("sart")
 

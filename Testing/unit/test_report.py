@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from LowDoseRobustnessLib.plots import log_bin_edges
-from LowDoseRobustnessLib.report import write_report
-from LowDoseRobustnessLib.results import (median_absolute_deviation, read_results, read_table, summarize,
+from LowDoseRobustnessLib.evaluation.plots import log_bin_edges
+from LowDoseRobustnessLib.contract import TAG_COLUMNS
+from LowDoseRobustnessLib.evaluation.report import write_report
+from LowDoseRobustnessLib.evaluation.results import (median_absolute_deviation, read_results, read_table, summarize,
                                           tidy_table, write_table)
-from LowDoseRobustnessLib.volume import InputError
+from LowDoseRobustnessLib.errors import InputError
 
 PNG_SIGNATURE = b"\x89PNG"
 
@@ -41,7 +42,7 @@ def test_median_absolute_deviation():
 
 def test_tables_round_trip_through_csv_and_parquet(tmp_path):
     table = tidy_table(label_metrics([0.9, 0.8, 0.0]), case="007", dose=0.2, reconstruction="fbp", model="m")
-    assert list(table.columns[:5]) == ["case", "dose", "reconstruction", "model", "reference"]
+    assert list(table.columns[:6]) == list(TAG_COLUMNS)
     for name in ("t.csv", "t.parquet"):
         back = read_table(write_table(table, tmp_path / name))
         pd.testing.assert_frame_equal(back, table, check_dtype=False)

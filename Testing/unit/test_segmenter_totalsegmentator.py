@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from LowDoseRobustnessLib.io import read_volume
+from LowDoseRobustnessLib.io.volumes import read_volume
 from LowDoseRobustnessLib.segmenters import get_segmenter
 from LowDoseRobustnessLib.segmenters.totalsegmentator import label_groups
-from LowDoseRobustnessLib.volume import InputError
+from LowDoseRobustnessLib.errors import InputError
 from segmenter_fixtures import EXAMPLES, offline_totalsegmentator
 
 

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from LowDoseRobustnessLib.io import read_volume, to_sitk
-from LowDoseRobustnessLib.labels import totalsegmentator_names
+from LowDoseRobustnessLib.io.volumes import read_volume, to_sitk
+from LowDoseRobustnessLib.io.labels import totalsegmentator_names
 from LowDoseRobustnessLib.segmenters import get_segmenter
-from LowDoseRobustnessLib.volume import InputError, Volume
+from LowDoseRobustnessLib.errors import InputError
+from LowDoseRobustnessLib.volume import Volume
 from segmenter_fixtures import EXAMPLES, TINY_NNUNET, write_tiny_monai
 
 pytestmark = pytest.mark.skipif(not EXAMPLES.exists(), reason="TotalSegmentator example data not available")

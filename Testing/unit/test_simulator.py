@@ -4,17 +4,19 @@ import pytest
 import SimpleITK as sitk
 from scipy import ndimage
 
-from LowDoseRobustnessLib.attenuation import hu_to_mu, mu_to_hu
-from LowDoseRobustnessLib.backends import BackendUnavailable, available_backends, get_projector
-from LowDoseRobustnessLib.backends import astra_fan
+from LowDoseRobustnessLib.simulation.attenuation import hu_to_mu, mu_to_hu
+from LowDoseRobustnessLib.errors import BackendUnavailable
+from LowDoseRobustnessLib.projection import available_backends, get_projector
+from LowDoseRobustnessLib.projection import astra_fan
 from LowDoseRobustnessLib.cli import main as lowdose
-from LowDoseRobustnessLib.dose import mean_counts
-from LowDoseRobustnessLib.geometry import ScanGeometry, fast_geometry
-from LowDoseRobustnessLib.io import read_volume
-from LowDoseRobustnessLib.phantoms import water_cylinder
-from LowDoseRobustnessLib.simulate import (SimulationSettings, calibrate_incident_flux, make_projector,
+from LowDoseRobustnessLib.simulation.dose import mean_counts
+from LowDoseRobustnessLib.projection.geometry import ScanGeometry, fast_geometry
+from LowDoseRobustnessLib.io.volumes import read_volume
+from phantoms import water_cylinder
+from LowDoseRobustnessLib.simulation.simulate import (SimulationSettings, calibrate_incident_flux, make_projector,
                                            simulate_dose_series, simulate_low_dose)
-from LowDoseRobustnessLib.volume import InputError, Volume
+from LowDoseRobustnessLib.errors import InputError
+from LowDoseRobustnessLib.volume import Volume
 
 FAST = SimulationSettings(geometry="fast")
 

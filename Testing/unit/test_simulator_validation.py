@@ -6,12 +6,12 @@ deterministic discretisation error of the phantom's edges does not count as nois
 import numpy as np
 import pytest
 
-from LowDoseRobustnessLib.attenuation import hu_to_mu, mu_to_hu
-from LowDoseRobustnessLib.backends import get_projector
-from LowDoseRobustnessLib.dose import line_integrals_from_counts, poisson_counts
-from LowDoseRobustnessLib.geometry import fast_geometry
-from LowDoseRobustnessLib.phantoms import water_cylinder
-from LowDoseRobustnessLib.simulate import SimulationSettings, simulate_dose_series, thin_measured_projections
+from LowDoseRobustnessLib.simulation.attenuation import hu_to_mu, mu_to_hu
+from LowDoseRobustnessLib.projection import get_projector
+from LowDoseRobustnessLib.simulation.dose import line_integrals_from_counts, poisson_counts
+from LowDoseRobustnessLib.projection.geometry import fast_geometry
+from phantoms import water_cylinder
+from LowDoseRobustnessLib.simulation.simulate import SimulationSettings, simulate_dose_series, thin_measured_projections
 
 FLUX = 1.0e5
 DOSES = (0.2, 0.4, 0.6, 0.8)

@@ -4,7 +4,7 @@ import pandas as pd
 import SimpleITK as sitk
 
 from LowDoseRobustnessLib.cli import main as lowdose
-from LowDoseRobustnessLib.labels import relabel_by_name
+from LowDoseRobustnessLib.io.labels import relabel_by_name
 
 
 def test_relabel_by_name_matches_names_and_merged_groups():
@@ -32,9 +32,9 @@ def test_study_writes_volumes_masks_tables_and_report(example_data, tmp_path, ca
         truth_rows = results[(results["reference"] == "ground_truth") & (results["dose"] == 1.0)
                              & (results["reconstruction"] == method)]
         assert (truth_rows.set_index("name").loc[["liver", "spleen"], "dice"] > 0.9).all()
-    for folder in ("volumes/fbp", "segmentations/fbp", "volumes/nlm"):
+    for folder in ("volumes/ct/fbp", "segmentations/ct/fbp/builtin", "volumes/ct/nlm"):
         assert sorted(p.name for p in (out / folder).glob("*.nii.gz")) == ["dose_025.nii.gz",
                                                                                   "dose_100.nii.gz"]
-    assert (out / "disagreement" / "fbp" / "dose_025.nii.gz").exists()
+    assert (out / "disagreement" / "ct" / "fbp" / "builtin" / "dose_025.nii.gz").exists()
     assert "data:image/png;base64" in (out / "report.html").read_text()
     assert lowdose(args) == 2 and "already holds a study" in capsys.readouterr().err

@@ -8,8 +8,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..attenuation import MU_WATER_PER_MM, hu_to_mu, mu_to_hu
-from ..denoisers import get_denoiser
+from LowDoseRobustnessLib.simulation.attenuation import MU_WATER_PER_MM, hu_to_mu, mu_to_hu
+from LowDoseRobustnessLib.reconstruction.denoisers import get_denoiser
 
 
 def denoised_fbp(denoiser_name: str) -> Callable[..., np.ndarray]:
@@ -26,3 +26,7 @@ def denoised_fbp(denoiser_name: str) -> Callable[..., np.ndarray]:
     reconstruct.__name__ = f"reconstruct_fbp_{denoiser_name}"
     reconstruct.__doc__ = f"FBP, then the {denoiser_name!r} denoiser in HU; attenuation ``[z, y, x]`` in 1/mm."
     return reconstruct
+
+
+reconstruct_fbp_cnn = denoised_fbp("cnn")
+reconstruct_fbp_nlm = denoised_fbp("nlm")

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..volume import InputError
+from LowDoseRobustnessLib.contract import FBP_FILTERS
+from LowDoseRobustnessLib.errors import InputError
 
-FILTER_NAMES = ("ram-lak", "shepp-logan", "cosine", "hann")
 
 
 def _fft_length(n_samples: int) -> int:
@@ -23,8 +23,8 @@ def _fft_length(n_samples: int) -> int:
 
 def apodization_window(n_samples: int, filter_name: str = "ram-lak") -> np.ndarray:
     """Window W(f) on the ``np.fft.rfft`` grid of length :func:`_fft_length` (1 everywhere for ram-lak)."""
-    if filter_name not in FILTER_NAMES:
-        raise InputError(f"unknown FBP filter {filter_name!r}; choose one of {', '.join(FILTER_NAMES)}")
+    if filter_name not in FBP_FILTERS:
+        raise InputError(f"unknown FBP filter {filter_name!r}; choose one of {', '.join(FBP_FILTERS)}")
     f = np.linspace(0.0, 1.0, _fft_length(n_samples) // 2 + 1)  # fraction of the Nyquist frequency
     windows = {"ram-lak": np.ones_like(f), "shepp-logan": np.sinc(f / 2.0),
                "cosine": np.cos(np.pi * f / 2.0), "hann": 0.5 * (1.0 + np.cos(np.pi * f))}

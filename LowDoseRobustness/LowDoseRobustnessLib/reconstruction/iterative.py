@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..volume import InputError
-from .asd_pocs import reconstruct_asd_pocs
-from .mbir import reconstruct_mbir
-from .pwls import reconstruct_pwls
+from LowDoseRobustnessLib.errors import InputError
+from LowDoseRobustnessLib.reconstruction.asd_pocs import reconstruct_asd_pocs
+from LowDoseRobustnessLib.reconstruction.mbir import reconstruct_mbir
+from LowDoseRobustnessLib.reconstruction.pwls import reconstruct_pwls
 
 ITERATIVE_BY_BACKEND = {
     "astra": reconstruct_pwls,

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..volume import InputError
+from LowDoseRobustnessLib.errors import InputError
 
 MBIRJAX_DEFAULT_SHARPNESS = 1.0
 DEFAULT_ITERATIONS = 10

@@ -25,8 +25,8 @@ import math
 
 import numpy as np
 
-from ..attenuation import MU_WATER_PER_MM
-from ..volume import InputError
+from LowDoseRobustnessLib.simulation.attenuation import MU_WATER_PER_MM
+from LowDoseRobustnessLib.errors import InputError
 
 BETA_PER_REGULARIZATION = 0.001
 DEFAULT_ITERATIONS = 20

@@ -6,15 +6,12 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from ..labels import LabelNames
-from ..volume import InputError, Volume
+from LowDoseRobustnessLib.io.labels import LabelNames
+from LowDoseRobustnessLib.errors import InputError
+from LowDoseRobustnessLib.volume import Volume
 
 Progress = Callable[[float, str], None]
 """Called with the finished fraction (0..1) and a short message."""
-
-
-class SegmenterFailed(RuntimeError):
-    """A segmentation tool ran but failed; the message carries the end of its own error output."""
 
 
 @dataclass(frozen=True)

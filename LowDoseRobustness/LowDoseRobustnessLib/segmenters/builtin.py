@@ -7,13 +7,16 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
-from ..volume import InputError, Volume
-from .base import Progress, Segmentation, report
-from .builtin_net import TinyUNet3d
-from .intensity import window_channels
-from .resample import labels_to_input_grid, to_model_grid
+from LowDoseRobustnessLib.contract import MODELS_FOLDER
+from LowDoseRobustnessLib.errors import InputError
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "Resources" / "Models" / "builtin" / "builtin_unet.pt"
+from LowDoseRobustnessLib.volume import Volume
+from LowDoseRobustnessLib.segmenters.base import Progress, Segmentation, report
+from LowDoseRobustnessLib.segmenters.builtin_net import TinyUNet3d
+from LowDoseRobustnessLib.segmenters.intensity import window_channels
+from LowDoseRobustnessLib.segmenters.resample import labels_to_input_grid, to_model_grid
+
+DEFAULT_CHECKPOINT = MODELS_FOLDER / "builtin" / "builtin_unet.pt"
 
 
 def save_checkpoint(path: str | Path, network: TinyUNet3d, config: dict) -> None:

@@ -21,10 +21,12 @@ from pathlib import Path
 import SimpleITK as sitk
 import torch
 
-from ..volume import InputError, Volume
-from .base import Progress, Segmentation, report, torch_device
-from .intensity import window_channels
-from .resample import labels_to_input_grid, to_model_grid
+from LowDoseRobustnessLib.errors import InputError
+
+from LowDoseRobustnessLib.volume import Volume
+from LowDoseRobustnessLib.segmenters.base import Progress, Segmentation, report, torch_device
+from LowDoseRobustnessLib.segmenters.intensity import window_channels
+from LowDoseRobustnessLib.segmenters.resample import labels_to_input_grid, to_model_grid
 
 NETWORKS = ("UNet", "SegResNet", "UNETR", "SwinUNETR")
 REQUIRED_KEYS = ("network", "checkpoint", "windows_hu", "roi_size", "labels")

@@ -6,11 +6,12 @@ import tempfile
 from pathlib import Path
 
 
-from ..io import read_volume, to_sitk, write_volume
-from ..labels import LabelNames
-from ..volume import InputError, Volume
-from .base import Progress, Segmentation, report, torch_device
-from .resample import label_map_to_grid
+from LowDoseRobustnessLib.io.volumes import read_volume, to_sitk, write_volume
+from LowDoseRobustnessLib.io.labels import LabelNames
+from LowDoseRobustnessLib.errors import InputError
+from LowDoseRobustnessLib.volume import Volume
+from LowDoseRobustnessLib.segmenters.base import Progress, Segmentation, report, torch_device
+from LowDoseRobustnessLib.segmenters.resample import label_map_to_grid
 
 MODEL_FILES = ("plans.json", "dataset.json")
 

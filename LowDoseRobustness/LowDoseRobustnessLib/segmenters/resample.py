@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from ..io import to_sitk
-from ..volume import Volume
+from LowDoseRobustnessLib.io.volumes import to_sitk
+from LowDoseRobustnessLib.volume import Volume
 
 
 

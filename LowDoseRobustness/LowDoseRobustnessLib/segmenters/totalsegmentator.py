@@ -13,11 +13,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..io import read_volume, to_sitk, write_volume
-from ..labels import LabelNames, totalsegmentator_names
-from ..volume import InputError, Volume
-from .base import Progress, Segmentation, SegmenterFailed, report
-from .resample import label_map_to_grid
+from LowDoseRobustnessLib.io.volumes import read_volume, to_sitk, write_volume
+from LowDoseRobustnessLib.io.labels import LabelNames, totalsegmentator_names
+from LowDoseRobustnessLib.errors import InputError
+from LowDoseRobustnessLib.volume import Volume
+from LowDoseRobustnessLib.errors import SegmenterFailed
+from LowDoseRobustnessLib.segmenters.base import Progress, Segmentation, report
+from LowDoseRobustnessLib.segmenters.resample import label_map_to_grid
 
 MODES = ("fast", "fastest")  # task suffixes: "total_fast" = task "total" with --fast (3 mm model)
 PAPER_GROUPS = ("organs", "vertebrae", "cardiac", "muscles", "ribs")  # the five "total" part models

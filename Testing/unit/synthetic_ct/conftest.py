@@ -4,13 +4,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from LowDoseRobustnessLib.io import read_volume, write_volume
-from LowDoseRobustnessLib.labels import totalsegmentator_names, write_label_names
+from LowDoseRobustnessLib.io.volumes import read_volume, write_volume
+from LowDoseRobustnessLib.io.labels import totalsegmentator_names, write_label_names
 from LowDoseRobustnessLib.volume import Volume
 from SyntheticCTLib.hu_statistics import HUStatistics, read_hu_statistics
 from SyntheticCTLib.label_groups import ABDOMINAL_ORGANS, parse_label_groups, select_labels
 
-EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "totalsegmentator-examples"
+from shared_data import EXAMPLES
 SLICES = slice(12, 18)
 
 

@@ -6,7 +6,8 @@ import pytest
 import SimpleITK as sitk
 
 from LowDoseRobustnessLib.cli import main
-from SyntheticCTLib.hu_statistics import DEFAULT_TABLE, read_hu_statistics
+from SyntheticCTLib.contract import HU_STATISTICS_TABLE
+from SyntheticCTLib.hu_statistics import read_hu_statistics
 from SyntheticCTLib.label_groups import ABDOMINAL_ORGANS
 
 
@@ -42,5 +43,5 @@ def test_lowdose_synth_stats_re_estimates_the_table(examples, tmp_path):
     table = tmp_path / "hu.csv"
     assert main(["synth-stats", str(examples / "example_ct_sm.nii.gz"), str(examples / "example_seg.nii.gz"),
                  "-o", str(table), "--names", "totalsegmentator"]) == 0
-    assert table.read_text() == DEFAULT_TABLE.read_text()  # the shipped table is reproducible
+    assert table.read_text() == HU_STATISTICS_TABLE.read_text()  # the shipped table is reproducible
     assert read_hu_statistics(table).tissue("liver").voxels == 38634

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import SyntheticCTLib.noise
-from LowDoseRobustnessLib.simulate import SimulationSettings
+from LowDoseRobustnessLib.simulation.simulate import SimulationSettings
 from SyntheticCTLib.augment import Augmentation
 from SyntheticCTLib.generate import SynthesisSettings, generate_cases
 from SyntheticCTLib.noise import add_ct_noise

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from LowDoseRobustnessLib.labels import totalsegmentator_names
-from LowDoseRobustnessLib.volume import InputError
+from LowDoseRobustnessLib.io.labels import totalsegmentator_names
+from LowDoseRobustnessLib.errors import InputError
 from SyntheticCTLib.hu_statistics import (BODY_PROBABILITIES, estimate_hu_statistics, read_hu_statistics,
                                           write_hu_statistics)
 from SyntheticCTLib.label_groups import parse_label_groups, select_labels

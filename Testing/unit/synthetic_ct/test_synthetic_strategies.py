@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from LowDoseRobustnessLib.volume import InputError
+from LowDoseRobustnessLib.errors import InputError
 from SyntheticCTLib.augment import (Augmentation, TISSUE_WINDOW_EDGES_HU, drop_labels, intensity_range_shift,
                                     rotate_axial, window_quantiles)
 from SyntheticCTLib.body import AIR, CLUSTER_HIGH, CLUSTER_LOW, tissue_classes_from_ct, tissue_classes_from_labels

@@ -1,0 +1,54 @@
+"""The ``lowdose`` command line: one sub-command per job, each in its own module of this package.
+
+A sub-command module provides ``add_parser(subparsers)``, which registers its arguments and
+sets ``func`` (taking the parsed arguments, returning an exit code). The modules import
+only light things at the top (:mod:`..contract`, argparse) and their heavy libraries inside
+``func``, so ``lowdose --help`` answers at once. The core commands are catalogued in
+:data:`.contract.COMMANDS`; other packages add theirs through the entry-point group
+:data:`.contract.COMMAND_ENTRY_POINTS` or by passing ``extra_commands`` to :func:`main`
+(as SyntheticCT's own ``main`` does where no package metadata exists, inside Slicer).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+from typing import Mapping, Optional, Sequence
+
+from LowDoseRobustnessLib import __version__
+from LowDoseRobustnessLib.contract import COMMAND_ENTRY_POINTS, COMMANDS
+from LowDoseRobustnessLib.errors import USER_ERRORS
+
+
+def plugin_commands() -> dict[str, str]:
+    """Sub-command name -> module from installed packages' ``lowdose.commands`` entry points."""
+    from importlib.metadata import entry_points
+
+    return {entry.name: entry.value for entry in entry_points(group=COMMAND_ENTRY_POINTS)}
+
+
+def build_parser(extra_commands: Optional[Mapping[str, str]] = None) -> argparse.ArgumentParser:
+    """The parser with the core sub-commands, the installed plugins' and ``extra_commands`` (name -> module)."""
+    parser = argparse.ArgumentParser(prog="lowdose", description="Dose-robustness testing of CT segmentation models.")
+    parser.add_argument("--version", action="version", version=f"lowdose {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    modules = {name: COMMANDS[name] for name in COMMANDS}
+    modules.update(plugin_commands())
+    modules.update(extra_commands or {})
+    for module in dict.fromkeys(modules.values()):
+        import_module(module).add_parser(subparsers)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None, extra_commands: Optional[Mapping[str, str]] = None) -> int:
+    """Run one sub-command; a user's mistake ends with one line on stderr and exit code 2."""
+    arguments = build_parser(extra_commands).parse_args(argv)
+    try:
+        return int(arguments.func(arguments) or 0)
+    except USER_ERRORS as error:
+        print(f"lowdose {arguments.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""``lowdose simulate``: reconstructed CT in, simulated lower-dose CT(s) out."""
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+from pathlib import Path
+
+from LowDoseRobustnessLib.contract import (BACKEND_CHOICES, DEFAULT_INCIDENT_FLUX, FBP_FILTERS, GEOMETRIES,
+                                           RECONSTRUCTIONS, VOLUME_SUFFIX, dose_stem)
+from LowDoseRobustnessLib.errors import InputError
+
+
+def parse_roi(text: str) -> tuple[slice, slice, slice]:
+    """``z0:z1,y0:y1,x0:x1`` (voxel indices) -> slices."""
+    try:
+        parts = [tuple(int(v) for v in part.split(":")) for part in text.split(",")]
+        if len(parts) != 3 or any(len(p) != 2 for p in parts):
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"ROI must look like z0:z1,y0:y1,x0:x1 (voxel indices), got {text!r}")
+    return tuple(slice(a, b) for a, b in parts)
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "simulate", help="simulate lower-dose acquisitions of a reconstructed CT",
+        description="Reproject a CT (HU), insert the noise of a lower dose in the projection domain, reconstruct.")
+    parser.add_argument("input", help="CT volume in HU: NIfTI, NRRD, MHA file or DICOM series folder")
+    parser.add_argument("--dose", type=float, action="append", required=True,
+                        help="dose fraction in (0, 1], e.g. 0.2 for 20 %%; repeat for several")
+    parser.add_argument("-o", "--output", required=True,
+                        help="output file for one dose; for several doses a folder receiving dose_020.nii.gz ...")
+    parser.add_argument("--reference", help="also write the 100 %% reference (same reproject/reconstruct chain) here")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same output)")
+    parser.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="projector backend")
+    parser.add_argument("--geometry", default="clinical", choices=GEOMETRIES.names, help="scanner geometry preset")
+    parser.add_argument("--incident-flux", type=float, default=DEFAULT_INCIDENT_FLUX,
+                        help="I0, photons per detector pixel and view at full dose (default %(default)g)")
+    parser.add_argument("--calibrate-roi", type=parse_roi,
+                        help="estimate I0 from the noise in this uniform region z0:z1,y0:y1,x0:x1 (voxels)")
+    parser.add_argument("--electronic-noise", type=float, default=0.0, help="detector noise SD in counts")
+    parser.add_argument("--recon", default="fbp", choices=RECONSTRUCTIONS.names, help="reconstruction method")
+    parser.add_argument("--filter", choices=FBP_FILTERS,
+                        help="FBP ramp-filter window (fbp, cnn, nlm; default ram-lak)")
+    parser.add_argument("--regularization", type=float,
+                        help="iterative: prior strength relative to the method's default (default 1)")
+    parser.add_argument("--iterations", type=int, help="iterative: number of iterations (default: the method's)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    parser.set_defaults(func=run)
+
+
+def _output_paths(arguments, doses: list[float]) -> dict[float, Path]:
+    output = Path(arguments.output)
+    if len(doses) == 1 and output.suffix in (".gz", ".nii", ".nrrd", ".mha"):
+        paths = {doses[0]: output}
+    else:
+        paths = {d: output / f"{dose_stem(d)}{VOLUME_SUFFIX}" for d in doses}
+    if arguments.reference:
+        paths[1.0] = Path(arguments.reference)
+    if not arguments.overwrite:
+        existing = [str(p) for p in paths.values() if p.exists()]
+        if existing:
+            raise FileExistsError(f"{', '.join(existing)} already exist; pass --overwrite to replace them")
+    return paths
+
+
+def reconstruction_options(arguments) -> dict:
+    """The given reconstruction options, refusing those the chosen method does not take."""
+    given = {"filter_name": arguments.filter, "regularization": arguments.regularization,
+             "iterations": arguments.iterations}
+    given = {name: value for name, value in given.items() if value is not None}
+    accepted = inspect.signature(RECONSTRUCTIONS.load(arguments.recon)).parameters
+    refused = [name for name in given if name not in accepted]
+    if refused:
+        flags = ", ".join("--" + {"filter_name": "filter"}.get(name, name) for name in refused)
+        raise InputError(f"{flags} does not apply to --recon {arguments.recon}")
+    return given
+
+
+def run(arguments) -> int:
+    from LowDoseRobustnessLib.io.volumes import read_volume, write_volume
+    from LowDoseRobustnessLib.simulation.simulate import (SimulationSettings, calibrate_incident_flux, make_projector,
+                                                          simulate_dose_series, with_incident_flux)
+
+    volume = read_volume(arguments.input)
+    options = reconstruction_options(arguments)
+    settings = SimulationSettings(geometry=arguments.geometry, backend=arguments.backend,
+                                  incident_flux=arguments.incident_flux, electronic_noise_sd=arguments.electronic_noise,
+                                  reconstruction=arguments.recon, reconstruction_options=options)
+    paths = _output_paths(arguments, sorted(set(arguments.dose)))
+    projector = make_projector(volume, settings)
+    if arguments.calibrate_roi:
+        flux = calibrate_incident_flux(volume, arguments.calibrate_roi, settings, arguments.seed, projector)
+        print(f"calibrated incident flux I0 = {flux:.4g} photons per detector pixel and view")
+        settings = with_incident_flux(settings, flux)
+    results = simulate_dose_series(volume, arguments.dose, settings, arguments.seed, projector,
+                                   progress=lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr))
+    for dose, path in paths.items():
+        write_volume(results[dose], path, overwrite=arguments.overwrite)
+        print(f"wrote {path} ({dose:.0%} dose)")
+    return 0

@@ -1,0 +1,265 @@
+"""The one contract of the study engine, the ``lowdose`` command line, the Slicer modules and the tests.
+
+Standard library only (no numpy, torch or pandas), so Slicer imports it at start-up and
+``lowdose --help`` answers at once. What is named here is defined nowhere else: the
+choice lists (catalogues of backends, geometries, reconstructions, denoisers, segmenters
+and commands, loaded lazily through :class:`.registry.Registry`), the columns of the
+results tables, the disagreement classes with their colours, and the files and folders
+of a study (:class:`StudyLayout`).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from LowDoseRobustnessLib.registry import Registry
+
+PACKAGE = "LowDoseRobustnessLib"
+
+# --- files shipped with the module --------------------------------------------------------------
+MODULE_RESOURCES = Path(__file__).resolve().parents[1] / "Resources"
+MODELS_FOLDER = MODULE_RESOURCES / "Models"
+SAMPLE_CT = MODULE_RESOURCES / "SampleData" / "example_ct_sm.nii.gz"
+SAMPLE_LABELS = MODULE_RESOURCES / "SampleData" / "example_seg.nii.gz"
+"""The bundled 30-slice TotalSegmentator example CT (HU) and its labels (attribution beside them)."""
+
+# --- acquisition defaults -----------------------------------------------------------------------
+DEFAULT_INCIDENT_FLUX = 1.0e5
+"""I0, photons per detector pixel and view at full dose: the order of a 120 kVp abdominal scan."""
+DEFAULT_DOSES = (0.2, 0.4, 0.6, 0.8)
+REFERENCE_DOSE = 1.0
+"""Every study also simulates the full dose through the same chain: the reference of the comparisons."""
+DEFAULT_FAILURE_DICE = 0.9
+"""A low-dose mask whose Dice against the full-dose mask is below this counts as a failure."""
+
+# --- catalogues (choice lists); members load on first use ---------------------------------------
+GEOMETRIES = Registry("geometry preset", {
+    "clinical": f"{PACKAGE}.projection.geometry:clinical_geometry",
+    "fast": f"{PACKAGE}.projection.geometry:fast_geometry",
+})
+BACKENDS = Registry("projector backend", {
+    "astra": f"{PACKAGE}.projection.astra_fan:AstraFanBeamProjector",
+    "mbirjax": f"{PACKAGE}.projection.mbirjax_backend:MbirjaxProjector",
+    "tigre": f"{PACKAGE}.projection.tigre_backend:TigreProjector",
+})
+BACKEND_CHOICES = ("auto", "cpu", *BACKENDS)
+"""``auto``: TIGRE when CUDA works, else the CPU backend for the geometry; ``cpu``: the CPU backend."""
+RECONSTRUCTIONS = Registry("reconstruction", {
+    "fbp": f"{PACKAGE}.reconstruction.fbp:reconstruct_fbp",
+    "iterative": f"{PACKAGE}.reconstruction.iterative:reconstruct_iterative",
+    "cnn": f"{PACKAGE}.reconstruction.denoised:reconstruct_fbp_cnn",
+    "nlm": f"{PACKAGE}.reconstruction.denoised:reconstruct_fbp_nlm",
+})
+FBP_FILTERS = ("ram-lak", "shepp-logan", "cosine", "hann")
+THINNING_METHODS = ("zabic", "binomial")
+DENOISERS = Registry("denoiser", {
+    "cnn": f"{PACKAGE}.reconstruction.denoisers.redcnn:RedCnnDenoiser",
+    "nlm": f"{PACKAGE}.reconstruction.denoisers.nlm:NonLocalMeansDenoiser",
+})
+SEGMENTERS = Registry("segmenter", {
+    "builtin": f"{PACKAGE}.segmenters.builtin:BuiltinSegmenter",
+    "totalsegmentator": f"{PACKAGE}.segmenters.totalsegmentator:TotalSegmentatorSegmenter",
+    "nnunet": f"{PACKAGE}.segmenters.nnunet:NnUNetSegmenter",
+    "monai": f"{PACKAGE}.segmenters.monai:MonaiSegmenter",
+})
+SEGMENTER_ARGUMENTS = {"builtin": "[CHECKPOINT]", "totalsegmentator": "[TASK, e.g. total_fast]",
+                       "nnunet": "MODEL_FOLDER", "monai": "CONFIG.json|yaml"}
+"""What may follow ``kind:`` in a model spec (in brackets: optional)."""
+COMMANDS = Registry("command", {name: f"{PACKAGE}.cli.{name}" for name in
+                                ("simulate", "segment", "compare", "report", "study")})
+COMMAND_ENTRY_POINTS = "lowdose.commands"
+"""Entry-point group through which other packages (SyntheticCT) add ``lowdose`` sub-commands."""
+
+
+def model_usage() -> list[str]:
+    """``kind:ARGUMENT`` forms of the model specs, for help texts."""
+    return [f"{kind}:{argument}" for kind, argument in SEGMENTER_ARGUMENTS.items()]
+
+
+# --- results tables -----------------------------------------------------------------------------
+TAG_COLUMNS = ("case", "dose", "reconstruction", "model", "realization", "reference")
+"""Where a comparison sits in the study: one row per case x dose x reconstruction x model x realization x label."""
+METRIC_COLUMNS = ("label", "name", "status", "dice", "hd95_mm", "hd95_vox", "surface_dice",
+                  "volume_ref_ml", "volume_test_ml", "r_eff_mm")
+TEXT_COLUMNS = ("case", "reconstruction", "model", "reference", "name", "status")
+REQUIRED_COLUMNS = ("label", "dice", "hd95_mm")
+REFERENCES = ("full_dose", "ground_truth")
+DEFAULT_SURFACE_TOLERANCE_MM = 3.0
+"""Surface-Dice tolerance: one voxel of TotalSegmentator's 3 mm grid."""
+"""What a test mask is compared with: the same model on the full-dose scan (robustness) or ground truth."""
+PRESENT_IN_BOTH, ONLY_IN_REFERENCE, ONLY_IN_TEST, ABSENT_IN_BOTH = (
+    "present_in_both", "only_in_reference", "only_in_test", "absent_in_both")
+"""Values of the ``status`` column (see :mod:`.evaluation.metrics` for the metrics of each)."""
+COLUMNS = {
+    # column -> (unit, description)
+    "case": ("", "scan identifier"),
+    "dose": ("", "dose fraction of the test scan, in (0, 1]; 1 = full dose"),
+    "reconstruction": ("", "reconstruction / denoising of the test scan"),
+    "model": ("", "segmentation model spec"),
+    "realization": ("", "noise realization (0, 1, ...; the full-dose reference is realization 0)"),
+    "reference": ("", "what the test mask is compared with: full_dose or ground_truth"),
+    "label": ("", "label value"),
+    "name": ("", "structure name"),
+    "status": ("", "present_in_both, only_in_reference, only_in_test or absent_in_both"),
+    "dice": ("", "Dice similarity coefficient of test and reference (eq. 5)"),
+    "hd95_mm": ("mm", "95th-percentile Hausdorff distance: max of both directed 95th percentiles (eq. 6)"),
+    "hd95_vox": ("voxel", "HD95 with unit spacing"),
+    "surface_dice": ("", "surface Dice at the comparison's tolerance"),
+    "volume_ref_ml": ("ml", "volume in the reference mask"),
+    "volume_test_ml": ("ml", "volume in the test mask"),
+    "r_eff_mm": ("mm", "effective radius (3V/4pi)^(1/3) of the reference structure (eq. 7)"),
+    "contrast": ("", "contrast-enhanced scan (True/False), from the case manifest"),
+}
+"""Unit and meaning of every results column (tables in Slicer show them)."""
+CASE_COLUMNS = ("case", "ct", "ground_truth", "contrast")
+"""A study's case manifest (CSV): paths relative to the manifest; ground_truth and contrast optional."""
+FAILURE_COLUMNS = ("case", "task", "dose", "reconstruction", "model", "realization", "error")
+
+
+# --- disagreement maps --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DisagreementClass:
+    """One voxel class of a disagreement map: its value, name, meaning and display colour (RGB 0..1)."""
+
+    value: int
+    name: str
+    meaning: str
+    colour: tuple[float, float, float]
+
+
+AGREE, MISSED, ADDED, RELABELLED = 0, 1, 2, 3
+DISAGREEMENT_CLASSES = (
+    DisagreementClass(AGREE, "agree", "same label in both maps (background included)", (0.15, 0.80, 0.25)),
+    DisagreementClass(MISSED, "missed", "labelled in the reference only (lost in the test)", (0.90, 0.10, 0.10)),
+    DisagreementClass(ADDED, "added", "labelled in the test only (appeared in the test)", (0.10, 0.35, 0.95)),
+    DisagreementClass(RELABELLED, "relabelled", "labelled in both, with different labels", (0.95, 0.85, 0.10)),
+)
+"""Agreement is green and not drawn by default; missed red, added blue, relabelled yellow."""
+
+
+# --- a study folder -----------------------------------------------------------------------------
+VOLUME_SUFFIX = ".nii.gz"
+LABEL_NAMES_SUFFIX = ".labels.json"
+ARTIFACT_MANIFEST_SUFFIX = ".manifest.json"
+"""Beside every engine artifact: what produced it (its key); an artifact without one is not finished."""
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(text: str) -> str:
+    """``text`` as one file-name component: runs of other characters than letters, digits, ``._-`` become ``_``."""
+    name = _UNSAFE.sub("_", str(text)).strip("._")
+    return name or "unnamed"
+
+
+def dose_stem(dose: float, realization: int = 0) -> str:
+    """``dose_020`` for 20 % dose; noise realization k > 0 appends ``_r{k}`` (``dose_020_r1``)."""
+    stem = f"dose_{round(float(dose) * 100):03d}"
+    return stem if int(realization) == 0 else f"{stem}_r{int(realization)}"
+
+
+def model_folder(spec: str) -> str:
+    """A folder name for a model spec: ``builtin``, ``totalsegmentator-total_fast``, ``nnunet-<folder>-<hash>``.
+
+    Specs holding a path keep its last component and add a short hash of the whole spec,
+    so two models in folders of the same name do not share results.
+    """
+    kind, _, argument = str(spec).partition(":")
+    if not argument:
+        return safe_name(kind)
+    name = f"{safe_name(kind)}-{safe_name(Path(argument).name)}"
+    if "/" in argument or "\\" in argument:
+        name += "-" + hashlib.sha1(argument.encode()).hexdigest()[:6]
+    return name
+
+
+@dataclass(frozen=True)
+class StudyLayout:
+    """Where every file of a study folder lives.
+
+    ::
+
+        study.json                                   engine manifest: settings, cases, engine version
+        study.lock                                   present while a study runs in the folder
+        cases.csv                                    the cases (columns CASE_COLUMNS)
+        inputs/<case>.nii.gz                         inputs exported by the Slicer module (else inputs stay where they are)
+        volumes/<case>/<recon>/dose_020.nii.gz       simulated scans; dose_100 is the full-dose reference
+        segmentations/<case>/<recon>/<model>/dose_020.nii.gz (+ .labels.json)
+        disagreement/<case>/<recon>/<model>/dose_020.nii.gz                   test vs the full-dose mask
+        disagreement/<case>/<recon>/<model>/dose_020_vs_ground_truth.nii.gz   test vs ground truth
+        metrics/<case>/<recon>/<model>/dose_020_full_dose.csv                 one table per comparison
+        results.csv, results.parquet, summary.csv, failures.csv, report.html, figures/
+
+    Noise realization k > 0 adds ``_r{k}`` to the dose stem (:func:`dose_stem`).
+    """
+
+    root: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "study.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "study.lock"
+
+    @property
+    def cases_csv(self) -> Path:
+        return self.root / "cases.csv"
+
+    @property
+    def inputs(self) -> Path:
+        return self.root / "inputs"
+
+    @property
+    def results_csv(self) -> Path:
+        return self.root / "results.csv"
+
+    @property
+    def results_parquet(self) -> Path:
+        return self.root / "results.parquet"
+
+    @property
+    def summary_csv(self) -> Path:
+        return self.root / "summary.csv"
+
+    @property
+    def failures_csv(self) -> Path:
+        return self.root / "failures.csv"
+
+    @property
+    def report_html(self) -> Path:
+        return self.root / "report.html"
+
+    @property
+    def figures(self) -> Path:
+        return self.root / "figures"
+
+    def input_volume(self, case: str) -> Path:
+        return self.inputs / f"{safe_name(case)}{VOLUME_SUFFIX}"
+
+    def input_ground_truth(self, case: str) -> Path:
+        return self.inputs / f"{safe_name(case)}_ground_truth{VOLUME_SUFFIX}"
+
+    def volume(self, case: str, reconstruction: str, dose: float, realization: int = 0) -> Path:
+        return (self.root / "volumes" / safe_name(case) / safe_name(reconstruction)
+                / f"{dose_stem(dose, realization)}{VOLUME_SUFFIX}")
+
+    def segmentation(self, case: str, reconstruction: str, model: str, dose: float, realization: int = 0) -> Path:
+        return (self.root / "segmentations" / safe_name(case) / safe_name(reconstruction) / model_folder(model)
+                / f"{dose_stem(dose, realization)}{VOLUME_SUFFIX}")
+
+    def disagreement(self, case: str, reconstruction: str, model: str, dose: float, realization: int = 0,
+                     reference: str = "full_dose") -> Path:
+        suffix = "" if reference == "full_dose" else f"_vs_{reference}"
+        return (self.root / "disagreement" / safe_name(case) / safe_name(reconstruction) / model_folder(model)
+                / f"{dose_stem(dose, realization)}{suffix}{VOLUME_SUFFIX}")
+
+    def metrics(self, case: str, reconstruction: str, model: str, dose: float, realization: int = 0,
+                reference: str = "full_dose") -> Path:
+        return (self.root / "metrics" / safe_name(case) / safe_name(reconstruction) / model_folder(model)
+                / f"{dose_stem(dose, realization)}_{reference}.csv")

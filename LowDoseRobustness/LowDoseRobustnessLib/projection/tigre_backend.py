@@ -1,0 +1,99 @@
+"""GPU projector and FDK through TIGRE (optional: needs CUDA and TIGRE built from source).
+
+TIGRE is not on PyPI (the PyPI package named ``tigre`` is unrelated); install it from
+https://github.com/CERN/TIGRE (``cd Python && pip install .``) on a machine with CUDA.
+TIGRE volumes are ``[z, y, x]`` and projections ``[angle, row, column]`` like ours. Fan
+mode runs each slice as a one-row cone beam with the source in the slice plane.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from LowDoseRobustnessLib.projection.geometry import ScanGeometry
+from LowDoseRobustnessLib.errors import InputError
+
+FILTERS = {"ram-lak": "ram_lak", "shepp-logan": "shepp_logan", "cosine": "cosine", "hann": "hann"}
+
+
+def _tigre_geometry(geometry: ScanGeometry, volume_shape, spacing_mm, rows: int, row_mm: float):
+    import tigre
+
+    nz, ny, nx = volume_shape
+    sx, sy, sz = spacing_mm
+    geo = tigre.geometry(mode="cone", default=False)
+    geo.DSD, geo.DSO = geometry.source_detector_mm, geometry.source_isocenter_mm
+    geo.nDetector = np.array([rows, geometry.detector_columns])
+    geo.dDetector = np.array([row_mm, geometry.detector_column_mm])
+    geo.sDetector = geo.nDetector * geo.dDetector
+    geo.nVoxel = np.array([nz, ny, nx])
+    geo.dVoxel = np.array([sz, sy, sx])
+    geo.sVoxel = geo.nVoxel * geo.dVoxel
+    geo.offOrigin, geo.offDetector = np.zeros(3), np.zeros(2)
+    geo.rotDetector, geo.COR, geo.accuracy = np.zeros(3), 0.0, 0.5
+    return geo
+
+
+class TigreProjector:
+    """Cone beam (axial) or fan beam per slice on a CUDA GPU through TIGRE."""
+
+    name = "tigre"
+    device = "cuda"
+    modes = ("fan", "cone")
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        try:
+            import tigre
+            from tigre.utilities import gpu
+        except ImportError:
+            return ("TIGRE is not installed; it needs CUDA and is built from source "
+                    "(github.com/CERN/TIGRE, Python/README), not from PyPI")
+        try:
+            if not gpu.getGpuNames():
+                return "TIGRE found no CUDA GPU"
+        except Exception as error:  # TIGRE raises plain errors when the CUDA runtime is missing
+            return f"TIGRE cannot reach a CUDA GPU ({error})"
+        return None
+
+    def __init__(self, geometry: ScanGeometry, volume_shape, spacing_mm):
+        if geometry.helical_pitch > 0:
+            raise InputError("the tigre backend here does axial scans only; use mbirjax for helical geometry")
+        geometry.check_covers(volume_shape, spacing_mm)
+        self.geometry, self.volume_shape = geometry, tuple(volume_shape)
+        self.angles = geometry.angles_rad.astype(np.float32)
+        if geometry.mode == "fan":
+            slice_shape = (1,) + tuple(volume_shape[1:])
+            self.geo = _tigre_geometry(geometry, slice_shape, spacing_mm, 1, spacing_mm[2] * geometry.magnification)
+        else:
+            self.geo = _tigre_geometry(geometry, volume_shape, spacing_mm, geometry.detector_rows,
+                                       geometry.detector_row_mm)
+
+    def _per_slab(self, function, data: np.ndarray, slab_axis: int) -> np.ndarray:
+        if self.geometry.mode == "cone":
+            return function(data)
+        slabs = [function(np.ascontiguousarray(np.take(data, [k], axis=slab_axis)))
+                 for k in range(data.shape[slab_axis])]
+        return np.concatenate(slabs, axis=1 if slab_axis == 0 else 0)
+
+    def forward_project(self, mu_per_mm: np.ndarray) -> np.ndarray:
+        import tigre
+
+        mu = np.asarray(mu_per_mm, dtype=np.float32)
+        return self._per_slab(lambda v: tigre.Ax(v, self.geo, self.angles), mu, slab_axis=0)
+
+    def reconstruct_fbp(self, line_integrals: np.ndarray, filter_name: str = "ram-lak") -> np.ndarray:
+        from tigre.algorithms import fdk
+
+        if filter_name not in FILTERS:
+            raise InputError(f"unknown FBP filter {filter_name!r}; choose one of {', '.join(FILTERS)}")
+        projections = np.asarray(line_integrals, dtype=np.float32)
+        return self._per_slab(lambda p: fdk(p, self.geo, self.angles, filter=FILTERS[filter_name]),
+                              projections, slab_axis=1)
+
+    def reconstruct_asd_pocs(self, line_integrals: np.ndarray, iterations: int, tv_step: float) -> np.ndarray:
+        """ASD-POCS (OS-SART + TV, Sidky & Pan 2008) started from FDK."""
+        from tigre.algorithms import asd_pocs
+
+        projections = np.asarray(line_integrals, dtype=np.float32)
+        return self._per_slab(lambda p: asd_pocs(p, self.geo, self.angles, iterations, alpha=tv_step, init="FDK",
+                                                 verbose=False), projections, slab_axis=1)
