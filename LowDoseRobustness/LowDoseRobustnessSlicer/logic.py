@@ -124,7 +124,7 @@ class StudyLogic:
         """Write a segmentation as a label map on the reference grid, with its names sidecar."""
         labels, names = nodes.labels_from_segmentation(segmentation_node, reference_volume_node)
         write_volume(labels, path, overwrite=overwrite)
-        write_label_names(path, names)
+        write_label_names(path, names, overwrite=overwrite)
         return path
 
     def load_volume(self, path: Path, name: str):

@@ -11,6 +11,7 @@ from typing import Iterable
 
 import numpy as np
 
+from LowDoseRobustnessLib.io.atomic import atomic_write_text
 from LowDoseRobustnessLib.io.volumes import write_volume
 from LowDoseRobustnessLib.io.labels import LabelNames
 from LowDoseRobustnessLib.errors import InputError
@@ -58,5 +59,5 @@ def write_nnunet_dataset(folder: str | Path, cases: Iterable[tuple[Volume, Volum
                "numTraining": count, "file_ending": FILE_ENDING, "description": description}
     if extra:
         content["synthetic_ct"] = extra
-    dataset_json.write_text(json.dumps(content, indent=1))
+    atomic_write_text(dataset_json, json.dumps(content, indent=1), overwrite)
     return dataset_json

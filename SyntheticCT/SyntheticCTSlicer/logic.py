@@ -116,7 +116,7 @@ class SynthLogic:
                                   "or allow overwriting")
         labels, names = nodes.labels_from_node(labels_node, ct_node)
         labels_path = write_volume(labels, folder / "labels.nii.gz", overwrite=True)
-        write_label_names(labels_path, names)
+        write_label_names(labels_path, names, overwrite=True)
         ct_path = write_volume(nodes.volume_from_node(ct_node), folder / "ct.nii.gz", overwrite=True) if ct_node else None
         arguments = self.synth_arguments(labels_path, dataset, strategy, count, seed, add_noise, dose, incident_flux,
                                          geometry, ct_path, overwrite)

@@ -45,7 +45,7 @@ def segment(argv):
     print("[ 50%] thresholding", file=sys.stderr)
     labels = np.where(volume.array > 200, 2, np.where(volume.array > -300, 1, 0)).astype(np.uint8)
     write_volume(volume.with_array(labels), args.output, overwrite=args.overwrite)
-    write_label_names(args.output, {1: "soft_tissue", 2: "bone"})
+    write_label_names(args.output, {1: "soft_tissue", 2: "bone"}, overwrite=args.overwrite)
     return 0
 
 

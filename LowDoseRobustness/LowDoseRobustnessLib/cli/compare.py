@@ -60,7 +60,7 @@ def run(arguments: argparse.Namespace) -> int:
     if arguments.disagreement:
         classes = disagreement_map(reference, test, label=arguments.disagreement_label, resample=arguments.resample)
         map_path = write_volume(classes, arguments.disagreement, overwrite=arguments.overwrite)
-        write_label_names(map_path, CLASS_NAMES)
+        write_label_names(map_path, CLASS_NAMES, overwrite=arguments.overwrite)
         print(f"disagreement map -> {map_path}")
     return 0
 

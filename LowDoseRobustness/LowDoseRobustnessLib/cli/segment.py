@@ -43,6 +43,6 @@ def run(arguments) -> int:
     segmentation = segmenter.segment(volume, lambda fraction, message: print(
         f"[{fraction:4.0%}] {message}", file=sys.stderr))
     write_volume(segmentation.label_map, output, overwrite=arguments.overwrite)
-    write_label_names(output, segmentation.names)
+    write_label_names(output, segmentation.names, overwrite=arguments.overwrite)
     print(f"wrote {output} ({len(segmentation.names)} labels) and its label names", file=sys.stderr)
     return 0

@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from LowDoseRobustnessLib.evaluation import plots
+from LowDoseRobustnessLib.io.atomic import atomic_output, atomic_write_text
 from LowDoseRobustnessLib.evaluation.results import informative_rows, summarize, write_table
 
 FIGURE_DPI = 110
@@ -41,10 +42,11 @@ def write_report(results: pd.DataFrame, output_dir: str | Path, overwrite: bool 
                 _section("Median Dice per label", "Median across cases.", _dice_per_label(rows))]
     for name, title, caption, figure in _figures(rows):
         png = _png(figure)
-        (output_dir / "figures" / f"{name}.png").write_bytes(png)
+        with atomic_output(output_dir / "figures" / f"{name}.png", overwrite=True) as temporary:
+            temporary.write_bytes(png)
         image = f'<img alt="{html.escape(title)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
         sections.append(_section(title, caption, image))
-    page.write_text(_PAGE.format(body="\n".join(sections)), encoding="utf-8")
+    atomic_write_text(page, _PAGE.format(body="\n".join(sections)), overwrite=overwrite)
     return page
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 from LowDoseRobustnessLib.contract import (ABSENT_IN_BOTH, METRIC_COLUMNS, REFERENCES, REQUIRED_COLUMNS, TAG_COLUMNS,
                                            TEXT_COLUMNS, StudyLayout)
 from LowDoseRobustnessLib.errors import InputError
+from LowDoseRobustnessLib.io.atomic import atomic_output
 
 SUMMARY_METRICS = ["dice", "hd95_mm", "hd95_vox"]
 TABLE_SUFFIXES = (".csv", ".parquet")
@@ -48,13 +49,11 @@ def write_table(table: pd.DataFrame, path: str | Path, overwrite: bool = False) 
     path = Path(path)
     if path.suffix not in TABLE_SUFFIXES:
         raise InputError(f"results go to a .csv or .parquet file, got {path.name}")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True (CLI: --overwrite) to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".csv":
-        table.to_csv(path, index=False)
-    else:
-        table.to_parquet(path, index=False)
+    with atomic_output(path, overwrite) as temporary:
+        if path.suffix == ".csv":
+            table.to_csv(temporary, index=False)
+        else:
+            table.to_parquet(temporary, index=False)
     return path
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from LowDoseRobustnessLib.io.atomic import atomic_write_text
+
 LabelNames = dict[int, str]
 
 _IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".seg.nrrd", ".mha", ".mhd")
@@ -26,11 +28,10 @@ def sidecar_path(label_map_path: str | Path) -> Path:
     return path.with_name(name + ".labels.json")
 
 
-def write_label_names(label_map_path: str | Path, names: LabelNames) -> Path:
-    """Write the sidecar of a label map."""
-    path = sidecar_path(label_map_path)
-    path.write_text(json.dumps({str(int(k)): v for k, v in sorted(names.items())}, indent=1))
-    return path
+def write_label_names(label_map_path: str | Path, names: LabelNames, overwrite: bool = False) -> Path:
+    """Write the sidecar of a label map (atomically; an existing one only with ``overwrite``)."""
+    text = json.dumps({str(int(k)): v for k, v in sorted(names.items())}, indent=1)
+    return atomic_write_text(sidecar_path(label_map_path), text, overwrite)
 
 
 def read_label_names(label_map_path: str | Path) -> LabelNames:

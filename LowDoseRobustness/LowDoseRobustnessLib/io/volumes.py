@@ -7,6 +7,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from LowDoseRobustnessLib.errors import InputError
+from LowDoseRobustnessLib.io.atomic import atomic_output
 
 from LowDoseRobustnessLib.volume import Volume
 
@@ -47,10 +48,8 @@ def to_sitk(volume: Volume) -> sitk.Image:
 
 
 def write_volume(volume: Volume, path: str | Path, overwrite: bool = False) -> Path:
-    """Write to NIfTI/NRRD/MHA (by extension); refuses to replace an existing file unless ``overwrite``."""
+    """Write to NIfTI/NRRD/MHA (by extension), atomically; refuses to replace an existing file unless ``overwrite``."""
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True (CLI: --overwrite) to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sitk.WriteImage(to_sitk(volume), str(path), useCompression=True)
+    with atomic_output(path, overwrite) as temporary:
+        sitk.WriteImage(to_sitk(volume), str(temporary), useCompression=True)
     return path

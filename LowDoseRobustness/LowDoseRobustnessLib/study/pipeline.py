@@ -63,7 +63,7 @@ def run_study(ct: Volume, doses: Sequence[float], output_dir: str | Path, model:
             masks[dose] = segmentation
             path = write_volume(segmentation.label_map, layout.segmentation(case, reconstruction, model, dose),
                                 overwrite=True)
-            write_label_names(path, segmentation.names)
+            write_label_names(path, segmentation.names, overwrite=True)
             steps.step(f"{reconstruction}: segmented {dose:.0%} dose")
         names = masks[1.0].names
         truth = ground_truth
