@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -c constraints.txt -e ".[segmenters,test]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[segmenters,cluster,test]"
 	$(PY) -c "import torch; print('torch', torch.__version__)"
 	touch $@
 

@@ -1,0 +1,1 @@
+"""Simulation of lower-dose acquisitions: HU <-> attenuation, the photon-count noise model, the dose simulator."""
