@@ -18,6 +18,23 @@ from LowDoseRobustnessLib.registry import Registry
 
 PACKAGE = "LowDoseRobustnessLib"
 
+# --- progress lines (a command's stderr, read by the Slicer module's background runner) -------------
+PROGRESS_LINE = re.compile(r"^\[\s*(\d{1,3})\s*%\]\s?(.*)$")
+
+
+def progress_line(fraction: float, message: str) -> str:
+    """``[ 25%] message``: how every command reports progress on stderr."""
+    return f"[{min(max(fraction, 0.0), 1.0):4.0%}] {message}"
+
+
+def parse_progress(line: str) -> tuple[float, str] | None:
+    """``"[ 25%] reconstructed 20% dose"`` -> ``(0.25, "reconstructed 20% dose")``; other lines -> None."""
+    match = PROGRESS_LINE.match(line.strip())
+    if match is None:
+        return None
+    return min(100, int(match.group(1))) / 100.0, match.group(2).strip()
+
+
 # --- files shipped with the module --------------------------------------------------------------
 MODULE_RESOURCES = Path(__file__).resolve().parents[1] / "Resources"
 MODELS_FOLDER = MODULE_RESOURCES / "Models"

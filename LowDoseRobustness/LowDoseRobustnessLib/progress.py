@@ -1,8 +1,10 @@
 """Progress reporting and cancellation for long computations (GUI, CLI and batch alike)."""
 from __future__ import annotations
 
+import sys
 from typing import Callable, Optional
 
+from LowDoseRobustnessLib.contract import progress_line
 from LowDoseRobustnessLib.errors import Cancelled
 
 ProgressCallback = Callable[[float, str], None]
@@ -10,6 +12,11 @@ ProgressCallback = Callable[[float, str], None]
 
 CancelCheck = Callable[[], bool]
 """Returns True when the user asked to stop."""
+
+
+def print_progress(fraction: float, message: str) -> None:
+    """A :data:`ProgressCallback` printing :func:`.contract.progress_line` lines to stderr (what the CLI does)."""
+    print(progress_line(fraction, message), file=sys.stderr, flush=True)
 
 
 class Progress:

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from LowDoseRobustnessLib.cli.process_runner import (ProcessError, ProcessRunner, RunnerCallbacks, Step, lowdose_command,
-                                                 parse_progress)
+from LowDoseRobustnessLib.cli.process_runner import ProcessError, ProcessRunner, RunnerCallbacks, Step, lowdose_command
+from LowDoseRobustnessLib.contract import parse_progress
 from LowDoseRobustnessLib.errors import Cancelled
 
 PY = sys.executable

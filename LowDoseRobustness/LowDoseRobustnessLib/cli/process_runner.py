@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import queue
-import re
 import signal
 import subprocess
 import sys
@@ -25,9 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from LowDoseRobustnessLib.contract import parse_progress
 from LowDoseRobustnessLib.errors import Cancelled
-
-PROGRESS_LINE = re.compile(r"^\[\s*(\d{1,3})\s*%\]\s?(.*)$")
 
 LIB_PARENT = Path(__file__).resolve().parent.parent
 """The folder holding ``LowDoseRobustnessLib`` (the module folder of the Slicer module)."""
@@ -35,14 +33,6 @@ LIB_PARENT = Path(__file__).resolve().parent.parent
 SIBLING_MODULES = ("SyntheticCT",)
 """Module folders beside this one in a source checkout whose packages ``lowdose`` sub-commands import
 (in an installed extension all packages share one folder, :data:`LIB_PARENT`)."""
-
-
-def parse_progress(line: str) -> Optional[tuple[float, str]]:
-    """``"[ 25%] reconstructed 20% dose"`` -> ``(0.25, "reconstructed 20% dose")``; other lines -> None."""
-    match = PROGRESS_LINE.match(line.strip())
-    if match is None:
-        return None
-    return min(100, int(match.group(1))) / 100.0, match.group(2).strip()
 
 
 def lowdose_command(arguments: Sequence[str], python: Optional[str] = None,

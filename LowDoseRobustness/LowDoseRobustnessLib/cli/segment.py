@@ -33,6 +33,7 @@ def chosen_options(arguments) -> dict:
 def run(arguments) -> int:
     from LowDoseRobustnessLib.io.labels import write_label_names
     from LowDoseRobustnessLib.io.volumes import read_volume, write_volume
+    from LowDoseRobustnessLib.progress import print_progress
     from LowDoseRobustnessLib.segmenters import get_segmenter
 
     output = Path(arguments.output)
@@ -40,8 +41,7 @@ def run(arguments) -> int:
         raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
     volume = read_volume(arguments.input)
     segmenter = get_segmenter(arguments.model, **chosen_options(arguments))
-    segmentation = segmenter.segment(volume, lambda fraction, message: print(
-        f"[{fraction:4.0%}] {message}", file=sys.stderr))
+    segmentation = segmenter.segment(volume, print_progress)
     write_volume(segmentation.label_map, output, overwrite=arguments.overwrite)
     write_label_names(output, segmentation.names, overwrite=arguments.overwrite)
     print(f"wrote {output} ({len(segmentation.names)} labels) and its label names", file=sys.stderr)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import sys
 from pathlib import Path
 
 from LowDoseRobustnessLib.contract import (BACKEND_CHOICES, DEFAULT_INCIDENT_FLUX, FBP_FILTERS, GEOMETRIES,
@@ -80,6 +79,7 @@ def reconstruction_options(arguments) -> dict:
 
 def run(arguments) -> int:
     from LowDoseRobustnessLib.io.volumes import read_volume, write_volume
+    from LowDoseRobustnessLib.progress import print_progress
     from LowDoseRobustnessLib.simulation.simulate import (SimulationSettings, calibrate_incident_flux, make_projector,
                                                           simulate_dose_series, with_incident_flux)
 
@@ -95,7 +95,7 @@ def run(arguments) -> int:
         print(f"calibrated incident flux I0 = {flux:.4g} photons per detector pixel and view")
         settings = with_incident_flux(settings, flux)
     results = simulate_dose_series(volume, arguments.dose, settings, arguments.seed, projector,
-                                   progress=lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr))
+                                   progress=print_progress)
     for dose, path in paths.items():
         write_volume(results[dose], path, overwrite=arguments.overwrite)
         print(f"wrote {path} ({dose:.0%} dose)")

@@ -1,7 +1,6 @@
 """``lowdose study``: the whole dose-robustness study of one CT, from simulation to report."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from LowDoseRobustnessLib.contract import (BACKEND_CHOICES, DEFAULT_INCIDENT_FLUX, GEOMETRIES, RECONSTRUCTIONS,
@@ -35,6 +34,7 @@ def add_parser(subparsers) -> None:
 def run(arguments) -> int:
     from LowDoseRobustnessLib.io.labels import label_names_or_totalsegmentator
     from LowDoseRobustnessLib.io.volumes import read_volume
+    from LowDoseRobustnessLib.progress import print_progress
     from LowDoseRobustnessLib.simulation.simulate import SimulationSettings
     from LowDoseRobustnessLib.study.pipeline import run_study
 
@@ -48,7 +48,7 @@ def run(arguments) -> int:
                         reconstructions=arguments.recon or ["fbp"], settings=settings, ground_truth=ground_truth,
                         ground_truth_names=ground_truth_names,
                         case=case, seed=arguments.seed, overwrite=arguments.overwrite,
-                        progress=lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr))
+                        progress=print_progress)
     robustness = results[results["reference"] == "full_dose"]
     print(robustness.groupby(["reconstruction", "dose"])["dice"].median().rename("median Dice vs full dose")
           .to_string())
