@@ -42,6 +42,23 @@ SAMPLE_CT = MODULE_RESOURCES / "SampleData" / "example_ct_sm.nii.gz"
 SAMPLE_LABELS = MODULE_RESOURCES / "SampleData" / "example_seg.nii.gz"
 """The bundled 30-slice TotalSegmentator example CT (HU) and its labels (attribution beside them)."""
 
+# --- file formats -------------------------------------------------------------------------------
+VOLUME_FORMATS = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
+"""Suffixes of the volume files the commands read and write (DICOM series are read from folders)."""
+TABLE_FORMATS = (".csv", ".parquet")
+"""Suffixes of results tables."""
+
+# --- memory -------------------------------------------------------------------------------------
+PEAK_MEMORY_BYTES_PER_VOXEL = {"simulation": 40, "simulated_dose": 4, "segmentation": 8, "comparison": 8,
+                               "synthesis": 48, "statistics": 40}
+"""Peak memory of each stage per voxel of its input, beyond the libraries (~0.5 GiB): the slope of peak RSS
+between two volume sizes (``Testing/benchmarks/bench_memory.py``), rounded down, so that a refusal is certain
+(simulation: fast geometry, one dose; every further dose keeps one more float32 volume)."""
+
+# --- CT numbers ---------------------------------------------------------------------------------
+AIR_HU = -1000.0
+"""Air in Hounsfield units, by definition of the scale."""
+
 # --- acquisition defaults -----------------------------------------------------------------------
 DEFAULT_INCIDENT_FLUX = 1.0e5
 """I0, photons per detector pixel and view at full dose: the order of a 120 kVp abdominal scan."""
