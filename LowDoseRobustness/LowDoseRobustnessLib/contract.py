@@ -49,11 +49,12 @@ TABLE_FORMATS = (".csv", ".parquet")
 """Suffixes of results tables."""
 
 # --- memory -------------------------------------------------------------------------------------
-PEAK_MEMORY_BYTES_PER_VOXEL = {"simulation": 40, "simulated_dose": 4, "segmentation": 8, "comparison": 8,
+PEAK_MEMORY_BYTES_PER_VOXEL = {"simulation": 40, "simulated_dose": 4, "segmentation": 5, "comparison": 7,
                                "synthesis": 48, "statistics": 40}
 """Peak memory of each stage per voxel of its input, beyond the libraries (~0.5 GiB): the slope of peak RSS
-between two volume sizes (``Testing/benchmarks/bench_memory.py``), rounded down, so that a refusal is certain
-(simulation: fast geometry, one dose; every further dose keeps one more float32 volume)."""
+between two volume sizes (``Testing/benchmarks/bench_memory.py``; measured under load: simulation 44-69,
+synthesis 65-78, statistics 41-43, comparison 7.7, segmentation 5.9, each further dose 4.7), rounded down to the
+lowest measured, so that a refusal is certain (simulation: fast geometry, one dose)."""
 
 # --- CT numbers ---------------------------------------------------------------------------------
 AIR_HU = -1000.0
