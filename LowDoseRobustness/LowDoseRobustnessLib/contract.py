@@ -52,9 +52,9 @@ TABLE_FORMATS = (".csv", ".parquet")
 PEAK_MEMORY_BYTES_PER_VOXEL = {"simulation": 40, "simulated_dose": 4, "segmentation": 5, "comparison": 7,
                                "synthesis": 48, "statistics": 40}
 """Peak memory of each stage per voxel of its input, beyond the libraries (~0.5 GiB): the slope of peak RSS
-between two volume sizes (``Testing/benchmarks/bench_memory.py``; measured under load: simulation 44-69,
-synthesis 65-78, statistics 41-43, comparison 7.7, segmentation 5.9, each further dose 4.7), rounded down to the
-lowest measured, so that a refusal is certain (simulation: fast geometry, one dose)."""
+between two volume sizes (``Testing/benchmarks/bench_memory.py``, under load: simulation 68.5, each further dose
+4.7, segmentation 5.9, comparison 7.7, synthesis 77.9, statistics 40.9), rounded down; simulation and synthesis
+well below, as their projections grow with the in-plane size rather than the voxel count: a refusal is certain."""
 
 # --- CT numbers ---------------------------------------------------------------------------------
 AIR_HU = -1000.0
