@@ -100,6 +100,8 @@ CATALOGUE = [
          "full.nii.gz already exists", setup=_existing("full.nii.gz")),
     Case("simulate-existing-dose-in-folder", f"simulate {CT} --dose 0.2 --dose 0.4 -o {{out}}/doses",
          "dose_040.nii.gz already exists", setup=_existing("doses/dose_040.nii.gz")),
+    Case("simulate-doses-into-a-file-name", f"simulate {CT} --dose 0.2 --dose 0.4 -o {{out}}/low.nii.gz",
+         "a folder is needed here"),
     Case("simulate-output-below-a-file", f"simulate {CT} --dose 0.2 -o {{out}}/file/low.nii.gz", "is a file",
          setup=_file_named("file")),
     Case("simulate-unwritable-folder", f"simulate {CT} --dose 0.2 -o {{unwritable}}/low.nii.gz", "cannot write"),

@@ -68,15 +68,18 @@ def _check_start(arguments):
     """Arguments, every output and the input CT (with the memory it will need), before anything is computed:
     the CT and the output paths by dose."""
     from LowDoseRobustnessLib.cli.arguments import check_arguments
-    from LowDoseRobustnessLib.io.outputs import Output, check_outputs
+    from LowDoseRobustnessLib.io.outputs import FOLDER, Output, check_outputs
     from LowDoseRobustnessLib.io.validation import estimated_volume_bytes, read_ct
     from LowDoseRobustnessLib.io.volumes import read_header
 
     check_arguments(arguments)
     paths = _output_paths(arguments, sorted(set(arguments.dose)))
     size = estimated_volume_bytes(read_header(arguments.input).voxels)
-    check_outputs([Output(path, VOLUME_FORMATS, "--reference" if arguments.reference and dose == 1.0 else "-o", size)
-                   for dose, path in paths.items()], arguments.overwrite, inputs=[arguments.input])
+    outputs = [Output(path, VOLUME_FORMATS, "--reference" if arguments.reference and dose == 1.0 else "-o", size)
+               for dose, path in paths.items()]
+    if Path(arguments.output) not in paths.values():  # several doses: -o is their folder
+        outputs.append(Output(arguments.output, FOLDER, "-o", reusable=True))
+    check_outputs(outputs, arguments.overwrite, inputs=[arguments.input])
     memory = PEAK_MEMORY_BYTES_PER_VOXEL["simulation"] + PEAK_MEMORY_BYTES_PER_VOXEL["simulated_dose"] * len(paths)
     return read_ct(arguments.input, arguments.fix_nonfinite, memory, "simulating"), paths
 

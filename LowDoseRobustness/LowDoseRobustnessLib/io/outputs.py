@@ -58,7 +58,7 @@ def _check_formats(outputs: list[Output]) -> None:
     for output in outputs:
         if output.formats == FOLDER:
             if output.path.name.lower().endswith(FILE_FORMATS):
-                raise InputError(f"{output.option} {output.path} must be a folder, not a file name")
+                raise InputError(f"{output.option} {output.path}: a folder is needed here, not a file name")
             continue
         if not output.path.name.lower().endswith(tuple(output.formats)):
             raise InputError(f"{output.option} {output.path}: unknown format; the file name must end with "
