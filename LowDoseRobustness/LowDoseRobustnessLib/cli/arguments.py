@@ -33,7 +33,7 @@ RULES = {
     "iterations": _whole_at_least(1),
     "realizations": _whole_at_least(1),
     "workers": _whole_at_least(1),
-    "dose": _finite(0.0, 1.0, low_open=True),
+    "dose": (_finite(0.0, 1.0, low_open=True)[0], "a dose fraction in (0, 1], e.g. 0.2 for 20 % of the full dose"),
     "incident_flux": _finite(0.0, low_open=True),
     "electronic_noise": _finite(0.0),
     "regularization": _finite(0.0, low_open=True),
