@@ -16,6 +16,7 @@ from typing import Iterable
 
 import numpy as np
 
+from LowDoseRobustnessLib.io.atomic import atomic_output
 from LowDoseRobustnessLib.io.labels import LabelNames
 from LowDoseRobustnessLib.errors import InputError
 from LowDoseRobustnessLib.volume import Volume
@@ -87,40 +88,43 @@ def estimate_hu_statistics(ct: Volume, labels: Volume, names: LabelNames) -> HUS
     return HUStatistics(tissues, np.quantile(hu[body], BODY_PROBABILITIES))
 
 
-def _quantiles_path(table_path: Path) -> Path:
+def quantiles_path(table_path: str | Path) -> Path:
+    """``hu.csv`` -> ``hu_body_quantiles.csv``: where the body quantiles of a statistics table are."""
+    table_path = Path(table_path)
     return table_path.with_name(table_path.stem + "_body_quantiles.csv")
 
 
-def write_hu_statistics(statistics: HUStatistics, table_path: str | Path) -> list[Path]:
-    """Write the tissue table and, beside it, ``<stem>_body_quantiles.csv``; returns both paths."""
+def write_hu_statistics(statistics: HUStatistics, table_path: str | Path, overwrite: bool = False) -> list[Path]:
+    """Write the tissue table and, beside it, ``<stem>_body_quantiles.csv`` (atomically); returns both paths."""
     table_path = Path(table_path)
-    table_path.parent.mkdir(parents=True, exist_ok=True)
-    with table_path.open("w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(_COLUMNS)
-        for t in sorted(statistics.tissues.values(), key=lambda t: (t.label, t.name)):
-            writer.writerow([t.label, t.name, f"{t.mean_hu:.1f}", f"{t.sd_hu:.1f}", t.voxels])
-    quantiles_path = _quantiles_path(table_path)
-    with quantiles_path.open("w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(("probability", "hu"))
-        writer.writerows((f"{p:.2f}", f"{q:.1f}") for p, q in zip(BODY_PROBABILITIES, statistics.body_quantiles_hu))
-    return [table_path, quantiles_path]
+    tissues = [(t.label, t.name, f"{t.mean_hu:.1f}", f"{t.sd_hu:.1f}", t.voxels)
+               for t in sorted(statistics.tissues.values(), key=lambda t: (t.label, t.name))]
+    quantiles = [(f"{p:.2f}", f"{q:.1f}") for p, q in zip(BODY_PROBABILITIES, statistics.body_quantiles_hu)]
+    paths = [table_path, quantiles_path(table_path)]
+    for path, header, rows in zip(paths, (_COLUMNS, ("probability", "hu")), (tissues, quantiles)):
+        with atomic_output(path, overwrite) as temporary, temporary.open("w", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(header)
+            writer.writerows(rows)
+    return paths
 
 
 def read_hu_statistics(table_path: str | Path = HU_STATISTICS_TABLE) -> HUStatistics:
     """Read a table written by :func:`write_hu_statistics` (default: the one shipped in ``Resources/``)."""
     table_path = Path(table_path)
-    quantiles_path = _quantiles_path(table_path)
-    for path in (table_path, quantiles_path):
+    quantiles_file = quantiles_path(table_path)
+    for path in (table_path, quantiles_file):
         if not path.exists():
             raise InputError(f"HU statistics file not found: {path}")
-    with table_path.open(newline="") as stream:
-        rows = list(csv.DictReader(stream))
-    tissues = {r["name"]: TissueStatistics(int(r["label"]), r["name"], float(r["mean_hu"]), float(r["sd_hu"]),
-                                           int(r["voxels"])) for r in rows}
-    with quantiles_path.open(newline="") as stream:
-        quantiles = np.array([float(r["hu"]) for r in csv.DictReader(stream)])
+    try:
+        with table_path.open(newline="") as stream:
+            tissues = {r["name"]: TissueStatistics(int(r["label"]), r["name"], float(r["mean_hu"]), float(r["sd_hu"]),
+                                                   int(r["voxels"])) for r in csv.DictReader(stream)}
+        with quantiles_file.open(newline="") as stream:
+            quantiles = np.array([float(r["hu"]) for r in csv.DictReader(stream)])
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as error:
+        raise InputError(f"{table_path} (with {quantiles_file.name}) is not a HU statistics table written by "
+                         f"lowdose synth-stats ({type(error).__name__}: {error})") from None
     if quantiles.size != BODY_PROBABILITIES.size:
-        raise InputError(f"{quantiles_path} must hold {BODY_PROBABILITIES.size} quantiles, found {quantiles.size}")
+        raise InputError(f"{quantiles_file} must hold {BODY_PROBABILITIES.size} quantiles, found {quantiles.size}")
     return HUStatistics(tissues, quantiles)

@@ -6,13 +6,13 @@ or a JSON file ``{"liver": ["liver"], "kidneys": ["kidney_left", "kidney_right"]
 """
 from __future__ import annotations
 
-import json
 import sys
 from fnmatch import fnmatchcase
 from pathlib import Path
 
 import numpy as np
 
+from LowDoseRobustnessLib.io.json_files import read_json, read_label_value_names
 from LowDoseRobustnessLib.io.labels import LabelNames, read_label_names, sidecar_path, totalsegmentator_names
 from LowDoseRobustnessLib.errors import InputError
 from LowDoseRobustnessLib.volume import Volume
@@ -27,10 +27,10 @@ ABDOMINAL_ORGANS = "liver,spleen,kidneys=kidney_*,vertebrae=vertebrae_*"
 def parse_label_groups(spec: str) -> LabelGroups:
     """Groups from ``name[=pattern+pattern...]`` items separated by commas, or from a JSON file."""
     if spec.endswith(".json"):
-        path = Path(spec)
-        if not path.exists():
-            raise InputError(f"label mapping file not found: {path}")
-        return {str(k): [str(p) for p in ([v] if isinstance(v, str) else v)] for k, v in json.loads(path.read_text()).items()}
+        content = read_json(spec, "label mapping file")
+        if not isinstance(content, dict) or not all(isinstance(v, (str, list)) for v in content.values()):
+            raise InputError(f"label mapping file {spec} must hold an object {{name: [label names]}}")
+        return {str(k): [str(p) for p in ([v] if isinstance(v, str) else v)] for k, v in content.items()}
     groups = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, _, patterns = item.partition("=")
@@ -69,10 +69,7 @@ def label_names_for(label_map_path: str | Path, source: str | None = None) -> La
     if source == "totalsegmentator":
         return totalsegmentator_names()
     if source:
-        path = Path(source)
-        if not path.exists():
-            raise InputError(f"label names file not found: {path}")
-        return {int(k): str(v) for k, v in json.loads(path.read_text()).items()}
+        return read_label_value_names(source)
     names = read_label_names(label_map_path)
     if names:
         return names

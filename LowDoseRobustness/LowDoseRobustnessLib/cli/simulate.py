@@ -6,7 +6,8 @@ import inspect
 from pathlib import Path
 
 from LowDoseRobustnessLib.contract import (BACKEND_CHOICES, DEFAULT_INCIDENT_FLUX, FBP_FILTERS, GEOMETRIES,
-                                           RECONSTRUCTIONS, VOLUME_SUFFIX, dose_stem)
+                                           PEAK_MEMORY_BYTES_PER_VOXEL, RECONSTRUCTIONS, VOLUME_FORMATS, VOLUME_SUFFIX,
+                                           dose_stem)
 from LowDoseRobustnessLib.errors import InputError
 
 
@@ -45,23 +46,42 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--regularization", type=float,
                         help="iterative: prior strength relative to the method's default (default 1)")
     parser.add_argument("--iterations", type=int, help="iterative: number of iterations (default: the method's)")
+    parser.add_argument("--fix-nonfinite", action="store_true",
+                        help="replace NaN/infinite voxels by air (-1000 HU) instead of refusing the input")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     parser.set_defaults(func=run)
 
 
 def _output_paths(arguments, doses: list[float]) -> dict[float, Path]:
+    """One dose: ``-o`` is the file (a name with a suffix); several doses: ``-o`` is a folder of dose_020.nii.gz ..."""
     output = Path(arguments.output)
-    if len(doses) == 1 and output.suffix in (".gz", ".nii", ".nrrd", ".mha"):
+    if len(doses) == 1 and output.suffix:
         paths = {doses[0]: output}
     else:
         paths = {d: output / f"{dose_stem(d)}{VOLUME_SUFFIX}" for d in doses}
     if arguments.reference:
         paths[1.0] = Path(arguments.reference)
-    if not arguments.overwrite:
-        existing = [str(p) for p in paths.values() if p.exists()]
-        if existing:
-            raise FileExistsError(f"{', '.join(existing)} already exist; pass --overwrite to replace them")
     return paths
+
+
+def _check_start(arguments):
+    """Arguments, every output and the input CT (with the memory it will need), before anything is computed:
+    the CT and the output paths by dose."""
+    from LowDoseRobustnessLib.cli.arguments import check_arguments
+    from LowDoseRobustnessLib.io.outputs import FOLDER, Output, check_outputs
+    from LowDoseRobustnessLib.io.validation import estimated_volume_bytes, read_ct
+    from LowDoseRobustnessLib.io.volumes import read_header
+
+    check_arguments(arguments)
+    paths = _output_paths(arguments, sorted(set(arguments.dose)))
+    size = estimated_volume_bytes(read_header(arguments.input).voxels)
+    outputs = [Output(path, VOLUME_FORMATS, "--reference" if arguments.reference and dose == 1.0 else "-o", size)
+               for dose, path in paths.items()]
+    if Path(arguments.output) not in paths.values():  # several doses: -o is their folder
+        outputs.append(Output(arguments.output, FOLDER, "-o", reusable=True))
+    check_outputs(outputs, arguments.overwrite, inputs=[arguments.input])
+    memory = PEAK_MEMORY_BYTES_PER_VOXEL["simulation"] + PEAK_MEMORY_BYTES_PER_VOXEL["simulated_dose"] * len(paths)
+    return read_ct(arguments.input, arguments.fix_nonfinite, memory, "simulating"), paths
 
 
 def reconstruction_options(arguments) -> dict:
@@ -78,17 +98,16 @@ def reconstruction_options(arguments) -> dict:
 
 
 def run(arguments) -> int:
-    from LowDoseRobustnessLib.io.volumes import read_volume, write_volume
+    from LowDoseRobustnessLib.io.volumes import write_volume
     from LowDoseRobustnessLib.progress import print_progress
     from LowDoseRobustnessLib.simulation.simulate import (SimulationSettings, calibrate_incident_flux, make_projector,
                                                           simulate_dose_series, with_incident_flux)
 
-    volume = read_volume(arguments.input)
+    volume, paths = _check_start(arguments)
     options = reconstruction_options(arguments)
     settings = SimulationSettings(geometry=arguments.geometry, backend=arguments.backend,
                                   incident_flux=arguments.incident_flux, electronic_noise_sd=arguments.electronic_noise,
                                   reconstruction=arguments.recon, reconstruction_options=options)
-    paths = _output_paths(arguments, sorted(set(arguments.dose)))
     projector = make_projector(volume, settings)
     if arguments.calibrate_roi:
         flux = calibrate_incident_flux(volume, arguments.calibrate_roi, settings, arguments.seed, projector)

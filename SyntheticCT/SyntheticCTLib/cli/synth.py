@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict
 
-from LowDoseRobustnessLib.contract import DEFAULT_INCIDENT_FLUX, GEOMETRIES
+from LowDoseRobustnessLib.contract import DEFAULT_INCIDENT_FLUX, GEOMETRIES, PEAK_MEMORY_BYTES_PER_VOXEL
 
 from SyntheticCTLib.contract import DEFAULT_GEOMETRY, DEFAULT_STRATEGY, HU_STATISTICS_TABLE, STRATEGIES
 
@@ -42,8 +42,24 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def _check_start(arguments):
+    """Arguments, the dataset folder (new or empty unless --overwrite), the label map and the CT: both volumes."""
+    from LowDoseRobustnessLib.cli.arguments import check_arguments
+    from LowDoseRobustnessLib.io.outputs import FOLDER, Output, check_outputs
+    from LowDoseRobustnessLib.io.validation import estimated_volume_bytes, read_ct, read_label_map
+    from LowDoseRobustnessLib.io.volumes import read_header
+
+    check_arguments(arguments)
+    size = estimated_volume_bytes(read_header(arguments.labels).voxels, 5.0) * arguments.count  # image + labels
+    check_outputs([Output(arguments.output, FOLDER, "-o", size)], arguments.overwrite,
+                  inputs=[arguments.labels, *([arguments.ct] if arguments.ct else [])])
+    label_map = read_label_map(arguments.labels, bytes_per_voxel=PEAK_MEMORY_BYTES_PER_VOXEL["synthesis"],
+                               purpose="synthesising CT")
+    ct = read_ct(arguments.ct) if arguments.ct else None
+    return label_map, ct
+
+
 def run(arguments) -> int:
-    from LowDoseRobustnessLib.io.volumes import read_volume
     from LowDoseRobustnessLib.simulation.simulate import SimulationSettings
 
     from SyntheticCTLib.augment import Augmentation
@@ -52,7 +68,7 @@ def run(arguments) -> int:
     from SyntheticCTLib.hu_statistics import read_hu_statistics
     from SyntheticCTLib.label_groups import label_names_for, parse_label_groups, select_labels
 
-    label_map = read_volume(arguments.labels)
+    label_map, ct = _check_start(arguments)
     names = label_names_for(arguments.labels, arguments.names)
     groups = parse_label_groups(arguments.groups) if arguments.groups else None
     labels, selected_names, components = select_labels(label_map, names, groups)
@@ -61,8 +77,8 @@ def run(arguments) -> int:
                                 arguments.intensity_shift_hu)
     settings = SynthesisSettings(arguments.strategy, augmentation, not arguments.no_noise,
                                  SimulationSettings(geometry=arguments.geometry, incident_flux=arguments.incident_flux))
-    ct = read_volume(arguments.ct) if arguments.ct else None
-    cases = generate_cases(labels, selected_names, components, read_hu_statistics(arguments.statistics), settings,
+    statistics = read_hu_statistics(arguments.statistics)
+    cases = generate_cases(labels, selected_names, components, statistics, settings,
                            arguments.count, arguments.seed, ct)
     provenance = {"source_labels": str(arguments.labels), "strategy": arguments.strategy, "seed": arguments.seed,
                   "label_components": components, "augmentation": asdict(augmentation),
