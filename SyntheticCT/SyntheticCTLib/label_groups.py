@@ -24,13 +24,25 @@ ABDOMINAL_ORGANS = "liver,spleen,kidneys=kidney_*,vertebrae=vertebrae_*"
 """The four-label task of the Table-1 script and the tests (TotalSegmentator names)."""
 
 
+def read_json(path: str | Path, what: str) -> dict:
+    """A JSON object from a file, or an :class:`InputError` naming ``what`` the file should hold."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} file not found: {path}")
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise InputError(f"{what} file {path} is not valid JSON ({error})") from None
+    if not isinstance(content, dict):
+        raise InputError(f"{what} file {path} must hold a JSON object {{name: ...}}")
+    return content
+
+
 def parse_label_groups(spec: str) -> LabelGroups:
     """Groups from ``name[=pattern+pattern...]`` items separated by commas, or from a JSON file."""
     if spec.endswith(".json"):
-        path = Path(spec)
-        if not path.exists():
-            raise InputError(f"label mapping file not found: {path}")
-        return {str(k): [str(p) for p in ([v] if isinstance(v, str) else v)] for k, v in json.loads(path.read_text()).items()}
+        return {str(k): [str(p) for p in ([v] if isinstance(v, str) else v)]
+                for k, v in read_json(spec, "label mapping").items()}
     groups = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, _, patterns = item.partition("=")
@@ -38,6 +50,11 @@ def parse_label_groups(spec: str) -> LabelGroups:
     if not groups:
         raise InputError(f"no labels in the selection {spec!r}")
     return groups
+
+
+def labels_present(labels: Volume, names: LabelNames) -> LabelNames:
+    """Value -> name of every label in the map (``label_<value>`` where ``names`` has none)."""
+    return {int(v): names.get(int(v), f"label_{int(v)}") for v in np.unique(np.asarray(labels.array)) if v > 0}
 
 
 def select_labels(labels: Volume, names: LabelNames,
@@ -48,7 +65,7 @@ def select_labels(labels: Volume, names: LabelNames,
     output name the original label names (present in the map) merged into it.
     """
     array = np.asarray(labels.array)
-    present = {int(v): names.get(int(v), f"label_{int(v)}") for v in np.unique(array) if v > 0}
+    present = labels_present(labels, names)
     groups = groups or {name: [name] for name in present.values()}
     selected = np.zeros(array.shape, dtype=np.uint8 if len(groups) < 256 else np.uint16)
     components: LabelGroups = {}
@@ -64,18 +81,23 @@ def select_labels(labels: Volume, names: LabelNames,
 def label_names_for(label_map_path: str | Path, source: str | None = None) -> LabelNames:
     """Names from ``source`` ("totalsegmentator" or a JSON file like a sidecar), else the map's sidecar.
 
-    A map without sidecar is taken to be TotalSegmentator's "total" task (a note goes to stderr).
+    A map without sidecar is taken to be TotalSegmentator's "total" task (a note goes to stderr);
+    without the ``totalsegmentator`` package its labels stay unnamed (``label_<value>``), and the
+    statistics are then found by label value (:func:`.hu_statistics.assign_tissues`).
     """
     if source == "totalsegmentator":
         return totalsegmentator_names()
     if source:
-        path = Path(source)
-        if not path.exists():
-            raise InputError(f"label names file not found: {path}")
-        return {int(k): str(v) for k, v in json.loads(path.read_text()).items()}
+        return {int(k): str(v) for k, v in read_json(source, "label names").items()}
     names = read_label_names(label_map_path)
     if names:
         return names
+    try:
+        names = totalsegmentator_names()
+    except ImportError:
+        print(f"note: no {sidecar_path(label_map_path).name} beside the label map; its labels are unnamed",
+              file=sys.stderr)
+        return {}
     print(f"note: no {sidecar_path(label_map_path).name} beside the label map; "
           "using TotalSegmentator's 'total' class names", file=sys.stderr)
-    return totalsegmentator_names()
+    return names
