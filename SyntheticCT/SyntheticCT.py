@@ -67,6 +67,7 @@ class SyntheticCTWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObse
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self.logic = None
+        self.tissueTableInput = None  # the labels node the tissue table was made for
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -75,10 +76,8 @@ class SyntheticCTWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObse
         self.setupModuleWidget(self.resourcePath("UI/SyntheticCT.ui"), SyntheticCTLogic(), timer,
                                lambda message, log: slicer.util.errorDisplay(message, detailedText=log))
         self.ui.generateButton.connect("clicked(bool)", self.onGenerate)
-        self.ui.inputLabelsSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.updateTissueTable)
-        self.updateTissueTable()
 
-    def updateTissueTable(self, _node=None) -> None:
+    def updateTissueTable(self) -> None:
         """One row per segment of the input: its name and a tissue box (automatic, or a tissue of the table)."""
         p = self._parameterNode
         table = self.ui.tissuesTableWidget
@@ -116,6 +115,9 @@ class SyntheticCTWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObse
         if p:
             self.ui.dosePercentSpinBox.enabled = p.addNoise
             self.ui.incidentFluxSpinBox.enabled = p.addNoise
+        if p and p.inputLabels is not self.tissueTableInput:  # rebuilt for a new input only, not while choosing
+            self.tissueTableInput = p.inputLabels
+            self.updateTissueTable()
 
     def onGenerate(self) -> None:
         p = self._parameterNode
