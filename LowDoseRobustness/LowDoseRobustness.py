@@ -106,7 +106,7 @@ class LowDoseRobustnessWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, V
         timer.setInterval(POLL_INTERVAL_MS)
         self.reconstructionBoxes = {}
         self.setupModuleWidget(self.resourcePath("UI/LowDoseRobustness.ui"), LowDoseRobustnessLogic(), timer,
-                               lambda message, log: slicer.util.errorDisplay(message, detailedText=log))
+                               self.onJobFailed)
         self.addReconstructionBoxes()
         self.ui.runButton.connect("clicked(bool)", self.onRun)
         self.ui.loadStudyButton.connect("clicked(bool)", self.onLoadStudy)
@@ -176,6 +176,13 @@ class LowDoseRobustnessWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, V
 
     def onStudyDone(self, job) -> None:
         self.showStudy(job.study)
+
+    def onJobFailed(self, message, log) -> None:
+        """The engine's error; what it computed before (a study with failed tasks) is shown all the same."""
+        job = self.panel.job
+        if getattr(job, "study", None) is not None:
+            self.showStudy(job.study)
+        slicer.util.errorDisplay(message, detailedText=log)
 
     def onLoadStudy(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Cannot load the study."), waitCursor=True):

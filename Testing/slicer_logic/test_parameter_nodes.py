@@ -115,3 +115,20 @@ def test_module_metadata(slicer_app):
         assert "5.4" in parent.helpText
         assert all(contributor.endswith(")") and " (" in contributor for contributor in parent.contributors)
     assert parent.dependencies == ["LowDoseRobustness"]  # SyntheticCT builds on LowDoseRobustness
+
+
+def test_the_bundled_sample_is_registered_with_sample_data(slicer_app):
+    module = importlib.import_module("LowDoseRobustness")
+    registered = []
+
+    class SampleDataLogic:  # records what Slicer's SampleData module is given (it needs the application)
+        @staticmethod
+        def registerCustomSampleDataSource(**source):
+            registered.append(source)
+
+    module.registerSampleData(SampleDataLogic)
+    (source,) = registered
+    files = [pathlib.Path(uri.removeprefix("file://")) for uri in source["uris"]]
+    assert all(path.is_file() for path in files) and [p.name for p in files] == source["fileNames"]
+    assert source["loadFileTypes"] == ["VolumeFile", "SegmentationFile"]
+    assert pathlib.Path(source["thumbnailFileName"]).is_file()
