@@ -178,7 +178,7 @@ def test_cancel_returns_at_once_and_stops_the_engine(scene, tmp_path):
     process = job.runner._process
     started = time.monotonic()
     job.cancel()
-    assert time.monotonic() - started < 0.2  # the GUI thread is not blocked while the process tree dies
+    assert time.monotonic() - started < 0.5  # the GUI thread is not blocked while the process tree dies
     with pytest.raises(Cancelled):
         job.wait_for_completion(timeout=30)
     assert process.poll() is not None and job.study is None
