@@ -169,7 +169,8 @@ class LowDoseRobustnessWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, V
                              callbacks=self.panel.callbacks(self.onStudyDone))
             job = self.startJob(
                 lambda overwrite: self.logic.run_study(p.inputVolume, overwrite=overwrite, **arguments),
-                lambda reason: slicer.util.confirmYesNoDisplay(_("{reason}\n\nRecompute the study?").format(reason=reason)),
+                lambda reason: slicer.util.confirmYesNoDisplay(
+                    _("{reason}\n\nRecompute the study?").format(reason=reason)),
                 lambda job: _("Running in {folder}").format(folder=job.layout.root))
             if job is not None:
                 p.outputFolder = pathlib.Path(job.layout.root)
@@ -259,29 +260,13 @@ class LowDoseRobustnessLogic(StudyLogic, ScriptedLoadableModuleLogic):
         if layoutManager is None:  # batch mode
             return
         layoutNode = layoutManager.layoutLogic().GetLayoutNode()
-        if not layoutNode.IsLayoutDescription(STUDY_LAYOUT_ID):
-            layoutNode.AddLayoutDescription(STUDY_LAYOUT_ID, STUDY_LAYOUT)
-        layoutManager.setLayout(STUDY_LAYOUT_ID)
+        if not layoutNode.IsLayoutDescription(views.STUDY_LAYOUT_ID):
+            layoutNode.AddLayoutDescription(views.STUDY_LAYOUT_ID, views.STUDY_LAYOUT)
+        layoutManager.setLayout(views.STUDY_LAYOUT_ID)
         selection = slicer.app.applicationLogic().GetSelectionNode()
         selection.SetActiveTableID(tableNode.GetID())
         slicer.app.applicationLogic().PropagateTableSelection()
         slicer.modules.plots.logic().ShowChartInLayout(chartNode)
-
-
-STUDY_LAYOUT_ID = 5151
-_SLICE_VIEW = ('<item><view class="vtkMRMLSliceNode" singletontag="{tag}"><property name="orientation" '
-               'action="relayout">Axial</property><property name="viewlabel" action="default">{label}</property>'
-               '<property name="viewcolor" action="default">{color}</property></view></item>')
-STUDY_LAYOUT = (
-    '<layout type="vertical"><item><layout type="horizontal">'
-    + _SLICE_VIEW.format(tag=views.LOW_DOSE_VIEW, label="R", color="#F34A33")
-    + _SLICE_VIEW.format(tag=views.FULL_DOSE_VIEW, label="Y", color="#EDD54C")
-    + '</layout></item><item><layout type="horizontal">'
-    '<item><view class="vtkMRMLTableViewNode" singletontag="TableView1"><property name="viewlabel" '
-    'action="default">T</property></view></item>'
-    '<item><view class="vtkMRMLPlotViewNode" singletontag="PlotView1"><property name="viewlabel" '
-    'action="default">P</property></view></item></layout></item></layout>')
-"""Low dose (Red) beside full dose (Yellow), both axial; the results table and the Dice plot below."""
 
 
 class LowDoseRobustnessTest(ScriptedLoadableModuleTest):
@@ -308,7 +293,8 @@ class LowDoseRobustnessTest(ScriptedLoadableModuleTest):
         job = logic.run_study(ct, doses=[0.25], reconstructions=["fbp"], model="builtin", geometry="fast",
                               output_folder=tempfile.mkdtemp(prefix="LowDoseRobustnessTest-"),
                               wait_for_completion=True)
-        logging.info(f"study of the sample at 25 % dose (fast geometry, fbp, built-in model): {time.time() - start:.1f} s")
+        logging.info(f"study of the sample at 25 % dose (fast geometry, fbp, built-in model): "
+                     f"{time.time() - start:.1f} s")
         study = job.study
         (cell,) = study.low_dose_cells()
         self.assertEqual((cell.reconstruction, cell.dose), ("fbp", 0.25))

@@ -12,6 +12,22 @@ import slicer
 
 LOW_DOSE_VIEW, FULL_DOSE_VIEW = "Red", "Yellow"
 
+STUDY_LAYOUT_ID = 5151
+"""The module's layout (an ID of its own, above Slicer's built-in layouts)."""
+_SLICE_VIEW = ('<item><view class="vtkMRMLSliceNode" singletontag="{tag}"><property name="orientation" '
+               'action="relayout">Axial</property><property name="viewlabel" action="default">{label}</property>'
+               '<property name="viewcolor" action="default">{color}</property></view></item>')
+STUDY_LAYOUT = (
+    '<layout type="vertical"><item><layout type="horizontal">'
+    + _SLICE_VIEW.format(tag=LOW_DOSE_VIEW, label="R", color="#F34A33")
+    + _SLICE_VIEW.format(tag=FULL_DOSE_VIEW, label="Y", color="#EDD54C")
+    + '</layout></item><item><layout type="horizontal">'
+    '<item><view class="vtkMRMLTableViewNode" singletontag="TableView1"><property name="viewlabel" '
+    'action="default">T</property></view></item>'
+    '<item><view class="vtkMRMLPlotViewNode" singletontag="PlotView1"><property name="viewlabel" '
+    'action="default">P</property></view></item></layout></item></layout>')
+"""Low dose (Red) beside full dose (Yellow), both axial; the results table and the Dice plot below."""
+
 
 def composite_nodes(scene) -> dict[str, object]:
     """Slice-composite nodes by view name (``Red``, ``Yellow``, ``Green``, ...)."""

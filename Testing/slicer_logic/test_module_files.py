@@ -17,6 +17,17 @@ def test_module_has_module_widget_logic_and_test_classes(module):
 
 
 @pytest.mark.parametrize("module", MODULES)
+def test_every_widget_the_code_uses_is_in_the_ui_file(module):
+    """``self.ui.<name>`` in the widget code (which needs Qt, so does not run here) names a widget of the .ui."""
+    used = set(re.findall(r"self\.ui\.(\w+)", (ROOT / module / f"{module}.py").read_text()))
+    mixin = (ROOT / "LowDoseRobustness" / "LowDoseRobustnessSlicer" / "module_widget.py").read_text()
+    used |= set(re.findall(r"self\.ui\.(\w+)", mixin))
+    defined = set(re.findall(r'<widget class="\w+" name="(\w+)"', (ROOT / module / "Resources" / "UI" /
+                                                                  f"{module}.ui").read_text()))
+    assert used and used <= defined, used - defined
+
+
+@pytest.mark.parametrize("module", MODULES)
 def test_cmake_ships_the_packages_resources_and_self_test(module):
     cmake = (ROOT / module / "CMakeLists.txt").read_text()
     assert "slicerMacroBuildScriptedModule" in cmake and f"Resources/UI/${{MODULE_NAME}}.ui" in cmake

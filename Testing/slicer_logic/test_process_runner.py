@@ -88,7 +88,7 @@ def test_cancel_kills_the_process_tree(tmp_path):
         time.sleep(0.02)
     asked = time.monotonic()
     runner.cancel()
-    assert time.monotonic() - asked < 0.5  # returns at once (the kill waits up to 2 s): the process tree is ended by a helper thread
+    assert time.monotonic() - asked < 0.5  # returns at once; a helper thread ends the process tree (up to 2 s)
     with pytest.raises(Cancelled):
         runner.wait_for_completion(timeout=20)
     assert time.monotonic() - t0 < 15

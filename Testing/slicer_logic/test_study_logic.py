@@ -6,6 +6,7 @@ ground truth) is run twice: by ``lowdose study`` on the command line, and by the
 """
 import importlib.util
 import subprocess
+import xml.etree.ElementTree as ElementTree
 import sys
 import time
 
@@ -19,7 +20,7 @@ from LowDoseRobustnessLib.contract import (ADDED, AGREE, COLUMNS, DISAGREEMENT_C
                                            SAMPLE_LABELS, StudyLayout)
 from LowDoseRobustnessLib.errors import Cancelled, InputError
 from LowDoseRobustnessLib.io.volumes import read_volume
-from LowDoseRobustnessSlicer import nodes, overlays, tables
+from LowDoseRobustnessSlicer import nodes, overlays, tables, views
 from LowDoseRobustnessSlicer.logic import StudyLogic
 from LowDoseRobustnessSlicer.study_folder import Cell
 
@@ -134,6 +135,9 @@ def test_selecting_a_result_shows_it_beside_full_dose_and_a_row_centres_the_view
     assert overlay.GetDisplayNode().GetVisibility()
     row = next(i for i, r in enumerate(study.rows) if r["name"] == "spleen" and r["reference"] == "full_dose")
     assert logic.centre_on_study_row(study, row) == low
+    layout = ElementTree.fromstring(views.STUDY_LAYOUT)  # the layout the module sets: these two views, table, plot
+    assert [v.get("singletontag") for v in layout.iter("view")] == [views.LOW_DOSE_VIEW, views.FULL_DOSE_VIEW,
+                                                                    "TableView1", "PlotView1"]
     full_dose = study.segmentations[(study.full_dose(low), "builtin")]
     centre = full_dose.GetSegmentCenterRAS(full_dose.GetSegmentation().GetSegmentIdBySegmentName("spleen"))
     offsets = slice_views["Red"][0].GetSliceToRAS()
