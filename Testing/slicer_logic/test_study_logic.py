@@ -21,7 +21,7 @@ from LowDoseRobustnessLib.contract import (ADDED, AGREE, COLUMNS, DISAGREEMENT_C
 from LowDoseRobustnessLib.errors import Cancelled, InputError
 from LowDoseRobustnessLib.io.volumes import read_volume
 from LowDoseRobustnessSlicer import nodes, overlays, tables, views
-from LowDoseRobustnessSlicer.logic import StudyLogic
+from LowDoseRobustnessSlicer.logic import StudyJob, StudyLogic
 from LowDoseRobustnessSlicer.study_folder import Cell
 
 from shared_data import REPOSITORY
@@ -142,6 +142,17 @@ def test_selecting_a_result_shows_it_beside_full_dose_and_a_row_centres_the_view
     centre = full_dose.GetSegmentCenterRAS(full_dose.GetSegmentation().GetSegmentIdBySegmentName("spleen"))
     offsets = slice_views["Red"][0].GetSliceToRAS()
     assert offsets.GetElement(2, 3) == pytest.approx(centre[2], abs=1e-3)  # the axial view shows the spleen's centre
+
+
+def test_a_study_with_failed_tasks_still_shows_what_was_computed(folders, scene):
+    """The engine records failed tasks and exits non-zero; the results it wrote are loaded all the same."""
+    _, folder = folders
+    job = StudyJob(StudyLayout(folder), CASE)
+    heard = []
+    callbacks = StudyLogic(scene)._loading_callbacks(job, RunnerCallbacks(on_finished=heard.append), True)
+    error = ProcessError("lowdose study: error: 1 of 6 tasks failed (see failures.csv)", "study", 1)
+    callbacks.on_finished(error)
+    assert heard == [error] and job.study is not None and job.study.table_node.GetNumberOfRows() > 0
 
 
 def test_folders_that_are_not_the_studys_are_refused_before_anything_runs(scene, tmp_path):

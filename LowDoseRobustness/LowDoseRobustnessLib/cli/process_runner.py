@@ -288,4 +288,4 @@ def kill_process_tree(process: subprocess.Popen, grace_s: float = 2.0) -> None:
         except ProcessLookupError:
             pass
     else:
-        subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True)
+        subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True, **popen_options())
