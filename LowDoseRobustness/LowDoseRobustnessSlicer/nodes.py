@@ -18,6 +18,7 @@ import slicer
 import vtk
 
 from LowDoseRobustnessLib.errors import InputError
+from LowDoseRobustnessLib.evaluation.label_grid import labels_on_reference_grid
 from LowDoseRobustnessLib.volume import Volume
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
@@ -201,12 +202,18 @@ def label_names_from_labelmap_node(node) -> dict[int, str]:
 
 
 def labels_from_node(node, reference_volume_node=None) -> tuple[Volume, dict[int, str]]:
-    """A label map and its names from a label map volume node or a segmentation node."""
+    """A label map and its names from a label map volume node or a segmentation node, on the reference
+    volume's grid when one is given (a label map on another grid is resampled, nearest neighbour)."""
     if node is None:
         raise InputError("choose a label map or a segmentation")
     if node.IsA("vtkMRMLSegmentationNode"):
         return labels_from_segmentation(node, reference_volume_node)
-    return volume_from_node(node), label_names(node)
+    labels = volume_from_node(node)
+    if reference_volume_node is not None:
+        reference = volume_from_node(reference_volume_node)
+        if not reference.same_grid(labels):
+            labels = reference.with_array(labels_on_reference_grid(reference, labels, resample=True))
+    return labels, label_names(node)
 
 
 def _remove_with_display(scene, node) -> None:

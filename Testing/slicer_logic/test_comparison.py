@@ -65,7 +65,10 @@ def test_segments_without_matching_names_compare_by_label_value(scene):
     volume_node = nodes.add_volume_node(scene, grid(), "ct")
     reference_node = nodes.segmentation_from_labels(scene, grid().with_array(reference), {1: "liver", 2: "spleen"},
                                                     "model", reference_volume_node=volume_node)
-    from_file = nodes.add_volume_node(scene, grid().with_array(test), "labels read from a file",
+    padded = np.pad(test, ((0, 0), (0, 0), (2, 0)))  # on a wider grid: two more columns at x index 0
+    wider = Volume(padded, grid().spacing, (grid().origin[0] + 2 * grid().spacing[0], *grid().origin[1:]),
+                   grid().direction)
+    from_file = nodes.add_volume_node(scene, wider, "labels read from a file",
                                       "vtkMRMLLabelMapVolumeNode")  # a label map node: values, no names
     table, overlay = StudyLogic(scene).compare_segmentations(reference_node, from_file, volume_node,
                                                              show_agreement=True)

@@ -5,6 +5,7 @@ scipy, SimpleITK and vtk plus exactly the listed distributions and what pip inst
 them (their requirements, from their metadata); nothing else can be imported. Every ``lowdose``
 command the modules run must work there.
 """
+import json
 import re
 import subprocess
 import sys
@@ -82,6 +83,19 @@ def test_the_environment_holds_nothing_else(environment, tmp_path):
                                        (environment, "pytest", False), (environment, "slicer", False)):
         completed = subprocess.run(isolated([sys.executable, "-c", f"import {module}"], folder), capture_output=True)
         assert (completed.returncode == 0) is importable, (folder.name, module)
+
+
+def test_the_modules_load_before_anything_is_installed(tmp_path):
+    """With Slicer's own packages only (slicer-core standing in for Slicer's MRML), the Slicer layer imports and
+    loads data: the panels open and can ask to install what a run needs."""
+    bare = link_environment(tmp_path / "slicer", [*deps.BUNDLED, "slicer-core"])
+    code = (f"import sys; sys.path[:0] = [{str(LIB_PARENT)!r}, {str(MODULE_FOLDER)!r}]; import slicer; "
+            "from LowDoseRobustnessSlicer import logic, dependencies; import SyntheticCTSlicer.logic; "
+            "ct, labels = logic.StudyLogic(slicer.vtkMRMLScene()).load_sample(); "
+            "import json; print(json.dumps([labels.GetSegmentation().GetNumberOfSegments() > 0, "
+            "[p.distribution for p in dependencies.missing(dependencies.CORE)]]))")
+    loaded, missing = json.loads(run([sys.executable, "-c", code], bare).stdout.splitlines()[-1])
+    assert loaded and missing == [p.distribution for p in deps.CORE]  # and the installer sees them missing
 
 
 def test_every_command_the_modules_run_works_with_the_installed_packages(environment, tmp_path):
