@@ -10,6 +10,7 @@ import csv
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
+import numpy as np
 import slicer
 import vtk
 
@@ -96,8 +97,9 @@ def dice_plot(scene, rows: Sequence[Mapping], name: str = "Dice vs dose"):
     """A plot chart of Dice against dose (%), one line per structure (and reconstruction, when several).
 
     ``rows``: results rows of one reference (``dose`` as a fraction, ``dice``, ``name``/``label``,
-    ``reconstruction``). Builds a wide table ``dose_percent, <line>...`` (one row per dose) that the
-    series read. Returns ``(chart_node, wide_table_node, series_nodes)``.
+    ``reconstruction``); several noise realizations of a dose give their mean Dice. Builds a wide table
+    ``dose_percent, <line>...`` (one row per dose) that the series read. Returns
+    ``(chart_node, wide_table_node, series_nodes)``.
     """
     several = len({row.get("reconstruction", "") for row in rows}) > 1
 
@@ -107,9 +109,11 @@ def dice_plot(scene, rows: Sequence[Mapping], name: str = "Dice vs dose"):
 
     doses = sorted({round(100 * float(row["dose"]), 4) for row in rows})
     lines = list(dict.fromkeys(line(row) for row in rows))
-    dice = {(round(100 * float(row["dose"]), 4), line(row)): _number(row["dice"]) for row in rows}
-    wide_rows = [{"dose_percent": dose, **{item: dice.get((dose, item), float("nan")) for item in lines}}
-                 for dose in doses]
+    dice: dict[tuple, list[float]] = {}
+    for row in rows:
+        dice.setdefault((round(100 * float(row["dose"]), 4), line(row)), []).append(_number(row["dice"]))
+    wide_rows = [{"dose_percent": dose, **{item: float(np.nanmean(dice[dose, item])) if (dose, item) in dice
+                                           else float("nan") for item in lines}} for dose in doses]
     table_node = table_node_from_rows(scene, wide_rows, f"{name} table", ["dose_percent", *lines])
     table_node.SetColumnUnitLabel("dose_percent", "%")
     chart = scene.AddNewNodeByClass("vtkMRMLPlotChartNode", name)

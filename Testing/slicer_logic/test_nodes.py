@@ -148,8 +148,11 @@ def test_dice_plot_one_series_per_structure_and_reconstruction(scene):
     assert all(s.GetTableNode() is wide and s.GetXColumnName() == "dose_percent" for s in series)
     np.testing.assert_allclose(slicer.util.arrayFromTableColumn(wide, "dose_percent"), [20, 40, 80])
     np.testing.assert_allclose(slicer.util.arrayFromTableColumn(wide, "liver (cnn)"), [1 - d / 10 - 0.05 for d in (0.2, 0.4, 0.8)])
-    single, _, series = tables.dice_plot(scene, [row for row in rows if row["reconstruction"] == "fbp"])
+    fbp = [row for row in rows if row["reconstruction"] == "fbp"]
+    realization = [{**row, "dice": row["dice"] - 0.1} for row in fbp if row["dose"] == 0.2]
+    _, wide, series = tables.dice_plot(scene, fbp + realization)
     assert [s.GetName() for s in series] == ["spleen", "liver"]
+    assert slicer.util.arrayFromTableColumn(wide, "liver")[0] == pytest.approx(1 - 0.02 - 0.05 - 0.05)  # mean of both
 
 
 def test_disagreement_overlay_has_every_class_in_order_and_refuses_unknown_classes(scene):
