@@ -6,9 +6,8 @@ ground truth) is run twice: by ``lowdose study`` on the command line, and by the
 """
 import importlib.util
 import subprocess
-import xml.etree.ElementTree as ElementTree
-import sys
 import time
+import xml.etree.ElementTree as ElementTree
 
 import numpy as np
 import pytest

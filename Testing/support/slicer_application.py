@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from contextlib import contextmanager
 import types
-from pathlib import Path
+from contextlib import contextmanager
 
 from shared_data import REPOSITORY
 
