@@ -177,6 +177,9 @@ DISAGREEMENT_CLASSES = (
 # --- a study folder -----------------------------------------------------------------------------
 VOLUME_SUFFIX = ".nii.gz"
 LABEL_NAMES_SUFFIX = ".labels.json"
+GENERIC_LABEL_NAME = re.compile(r"^(?:Segment|label)_(\d+)$")
+"""Names that say nothing about a structure: Slicer names the segments it reads from a label-map
+file ``Segment_<value>``; the Lib names a label without a name ``label_<value>``."""
 ARTIFACT_MANIFEST_SUFFIX = ".manifest.json"
 """Beside every engine artifact: what produced it (its key); an artifact without one is not finished."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

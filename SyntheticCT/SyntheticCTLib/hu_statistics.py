@@ -6,16 +6,27 @@ Both are kept as small tables: ``hu_statistics.csv`` (label, name, mean_hu, sd_h
 voxels; one row per label plus the unlabelled classes ``air``, ``unlabelled_low``,
 ``unlabelled_high`` with label 0) and ``hu_statistics_body_quantiles.csv``
 (probability, hu: the HU quantiles of the body region).
+
+Which statistics fill a label (:func:`assign_tissues`), in this order:
+
+1. the tissue the user chose for it (``lowdose synth --tissues``, the Synthetic CT panel);
+2. the tissue of its name (``liver`` -> ``liver``);
+3. its label value, when its name is generic (``Segment_5``, ``label_5``: Slicer's and the Lib's
+   names for unnamed labels) and the label map numbers its structures as the table does
+   (TotalSegmentator's values for the shipped table): at least :data:`MIN_LABELS_BY_VALUE`
+   such labels whose values are not simply 1..K, the numbering of a hand-drawn segmentation;
+4. else :data:`DEFAULT_TISSUE`, soft tissue, with a warning.
 """
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping, Optional
 
 import numpy as np
 
+from LowDoseRobustnessLib.contract import GENERIC_LABEL_NAME
 from LowDoseRobustnessLib.io.atomic import atomic_output
 from LowDoseRobustnessLib.io.labels import LabelNames
 from LowDoseRobustnessLib.errors import InputError
@@ -27,6 +38,10 @@ from SyntheticCTLib.contract import HU_STATISTICS_TABLE
 UNLABELLED_NAMES = {AIR: "air", CLUSTER_LOW: "unlabelled_low", CLUSTER_HIGH: "unlabelled_high"}
 BODY_PROBABILITIES = np.linspace(0.0, 1.0, 101)
 _COLUMNS = ("label", "name", "mean_hu", "sd_hu", "voxels")
+DEFAULT_TISSUE = UNLABELLED_NAMES[CLUSTER_HIGH]
+"""Soft tissue: the denser k-means class of the body outside every label (6 +- 42 HU in the shipped table),
+for a label the table has no statistics for."""
+MIN_LABELS_BY_VALUE = 3
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,59 @@ class HUStatistics:
         mean = float(weights @ means)
         variance = float(weights @ (np.array([p.sd_hu for p in parts]) ** 2 + (means - mean) ** 2))
         return TissueStatistics(parts[0].label if len(parts) == 1 else 0, name, mean, variance ** 0.5, voxels)
+
+
+@dataclass(frozen=True)
+class TissueChoice:
+    """The statistics a label is filled from: ``tissue`` (a name of the table) and why (``source``:
+    chosen, name, label value or default)."""
+
+    label: int
+    name: str
+    tissue: str
+    source: str
+
+
+def assign_tissues(labels: Mapping[int, str], statistics: HUStatistics,
+                   chosen: Optional[Mapping[str, str]] = None) -> dict[int, TissueChoice]:
+    """The tissue of every label (value -> name, e.g. those present in a map), by the rules of the module docstring.
+
+    ``chosen``: label name -> tissue name, the user's choices; an unknown tissue is an :class:`InputError`.
+    """
+    chosen = dict(chosen or {})
+    unknown = sorted(set(chosen.values()) - set(statistics.tissues))
+    if unknown:
+        raise InputError(f"no HU statistics for the chosen tissue(s) {', '.join(unknown)}; "
+                         f"choose from {', '.join(sorted(statistics.tissues))}")
+    by_value = {t.label: t.name for t in statistics.tissues.values() if t.label > 0}
+    generic = sorted(v for v, n in labels.items() if n not in statistics.tissues and _generic(n, v))
+    numbered_as_table = len(generic) >= MIN_LABELS_BY_VALUE and generic != list(range(1, len(generic) + 1))
+    choices = {}
+    for value, name in labels.items():
+        if name in chosen:
+            choices[value] = TissueChoice(value, name, chosen[name], "chosen")
+        elif name in statistics.tissues:
+            choices[value] = TissueChoice(value, name, name, "name")
+        elif numbered_as_table and value in generic and value in by_value:
+            choices[value] = TissueChoice(value, name, by_value[value], "label value")
+        else:
+            choices[value] = TissueChoice(value, name, DEFAULT_TISSUE, "default")
+    return choices
+
+
+def tissue_messages(choices: Mapping[int, TissueChoice]) -> list[str]:
+    """What a user should know about the choices: one note for the labels taken by value, a warning per default."""
+    by_value = [c for c in choices.values() if c.source == "label value"]
+    messages = [f"note: {len(by_value)} labels with generic names are filled by their label value as the table's "
+                f"tissue: " + ", ".join(f"{c.name} as {c.tissue}" for c in by_value)] if by_value else []
+    return messages + [f"warning: no HU statistics for {c.name!r} (label {c.label}); filled as soft tissue "
+                       f"({c.tissue!r}); choose its tissue with --tissues or in the Synthetic CT panel"
+                       for c in choices.values() if c.source == "default"]
+
+
+def _generic(name: str, value: int) -> bool:
+    match = GENERIC_LABEL_NAME.match(name or f"label_{value}")
+    return match is not None and int(match.group(1)) == value
 
 
 def _tissue(label: int, name: str, values: np.ndarray) -> TissueStatistics:

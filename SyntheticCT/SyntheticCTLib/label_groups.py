@@ -40,6 +40,11 @@ def parse_label_groups(spec: str) -> LabelGroups:
     return groups
 
 
+def labels_present(labels: Volume, names: LabelNames) -> LabelNames:
+    """Value -> name of every label in the map (``label_<value>`` where ``names`` has none)."""
+    return {int(v): names.get(int(v), f"label_{int(v)}") for v in np.unique(np.asarray(labels.array)) if v > 0}
+
+
 def select_labels(labels: Volume, names: LabelNames,
                   groups: LabelGroups | None = None) -> tuple[Volume, LabelNames, LabelGroups]:
     """The label map renumbered 1..K in group order (default: every label present, ascending value).
@@ -48,7 +53,7 @@ def select_labels(labels: Volume, names: LabelNames,
     output name the original label names (present in the map) merged into it.
     """
     array = np.asarray(labels.array)
-    present = {int(v): names.get(int(v), f"label_{int(v)}") for v in np.unique(array) if v > 0}
+    present = labels_present(labels, names)
     groups = groups or {name: [name] for name in present.values()}
     selected = np.zeros(array.shape, dtype=np.uint8 if len(groups) < 256 else np.uint16)
     components: LabelGroups = {}
@@ -64,7 +69,9 @@ def select_labels(labels: Volume, names: LabelNames,
 def label_names_for(label_map_path: str | Path, source: str | None = None) -> LabelNames:
     """Names from ``source`` ("totalsegmentator" or a JSON file like a sidecar), else the map's sidecar.
 
-    A map without sidecar is taken to be TotalSegmentator's "total" task (a note goes to stderr).
+    A map without sidecar is taken to be TotalSegmentator's "total" task (a note goes to stderr);
+    without the ``totalsegmentator`` package its labels stay unnamed (``label_<value>``), and the
+    statistics are then found by label value (:func:`.hu_statistics.assign_tissues`).
     """
     if source == "totalsegmentator":
         return totalsegmentator_names()
@@ -73,6 +80,12 @@ def label_names_for(label_map_path: str | Path, source: str | None = None) -> La
     names = read_label_names(label_map_path)
     if names:
         return names
+    try:
+        names = totalsegmentator_names()
+    except ImportError:
+        print(f"note: no {sidecar_path(label_map_path).name} beside the label map; its labels are unnamed",
+              file=sys.stderr)
+        return {}
     print(f"note: no {sidecar_path(label_map_path).name} beside the label map; "
           "using TotalSegmentator's 'total' class names", file=sys.stderr)
-    return totalsegmentator_names()
+    return names
