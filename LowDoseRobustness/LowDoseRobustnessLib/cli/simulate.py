@@ -5,6 +5,7 @@ import argparse
 import inspect
 from pathlib import Path
 
+from LowDoseRobustnessLib.cli import projection_input
 from LowDoseRobustnessLib.contract import (BACKEND_CHOICES, DEFAULT_INCIDENT_FLUX, FBP_FILTERS, GEOMETRIES,
                                            RECONSTRUCTIONS, VOLUME_SUFFIX, dose_stem)
 from LowDoseRobustnessLib.errors import InputError
@@ -25,7 +26,8 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "simulate", help="simulate lower-dose acquisitions of a reconstructed CT",
         description="Reproject a CT (HU), insert the noise of a lower dose in the projection domain, reconstruct.")
-    parser.add_argument("input", help="CT volume in HU: NIfTI, NRRD, MHA file or DICOM series folder")
+    parser.add_argument("input", help="CT volume in HU: NIfTI, NRRD, MHA file or DICOM series folder; "
+                                      "or measured projections: a DICOM-CT-PD folder")
     parser.add_argument("--dose", type=float, action="append", required=True,
                         help="dose fraction in (0, 1], e.g. 0.2 for 20 %%; repeat for several")
     parser.add_argument("-o", "--output", required=True,
@@ -46,6 +48,7 @@ def add_parser(subparsers) -> None:
                         help="iterative: prior strength relative to the method's default (default 1)")
     parser.add_argument("--iterations", type=int, help="iterative: number of iterations (default: the method's)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    projection_input.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -78,11 +81,16 @@ def reconstruction_options(arguments) -> dict:
 
 
 def run(arguments) -> int:
+    from LowDoseRobustnessLib.io.ctpd_reader import is_projection_folder
     from LowDoseRobustnessLib.io.volumes import read_volume, write_volume
     from LowDoseRobustnessLib.progress import print_progress
     from LowDoseRobustnessLib.simulation.simulate import (SimulationSettings, calibrate_incident_flux, make_projector,
                                                           simulate_dose_series, with_incident_flux)
 
+    if is_projection_folder(arguments.input):
+        return projection_input.run_measured(arguments, _output_paths(arguments, sorted(set(arguments.dose))),
+                                             reconstruction_options(arguments))
+    projection_input.check_volume_input(arguments)
     volume = read_volume(arguments.input)
     options = reconstruction_options(arguments)
     settings = SimulationSettings(geometry=arguments.geometry, backend=arguments.backend,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -54,6 +55,36 @@ def atomic_write_text(path: str | Path, text: str, overwrite: bool = False) -> P
     with atomic_output(path, overwrite) as temporary:
         temporary.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+@contextmanager
+def atomic_folder(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``path``; filled without error, its files are flushed to disk
+    and it becomes ``path`` (an existing ``path`` is replaced only with ``overwrite``). For outputs that
+    are many files (a DICOM series): a reader sees all of them or none.
+    """
+    path = Path(path)
+    refuse_existing(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = partial_path(path)
+    temporary.mkdir()
+    try:
+        yield temporary
+        for file in temporary.iterdir():
+            with open(file, "rb") as written:
+                os.fsync(written.fileno())
+        _fsync_folder(temporary)
+        refuse_existing(path, overwrite)
+        if path.exists():
+            previous = partial_path(path)
+            os.replace(path, previous)
+            os.replace(temporary, path)
+            shutil.rmtree(previous, ignore_errors=True)
+        else:
+            os.replace(temporary, path)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    _fsync_folder(path.parent)
 
 
 def _fsync_folder(folder: Path) -> None:
