@@ -34,7 +34,7 @@ def add_arguments(parser) -> None:
     group.add_argument("--fov-mm", type=float, help="image side in mm (default: the scan's data collection diameter)")
     group.add_argument("--slice-mm", type=float, help="slice spacing in mm (default: one detector row at the isocentre)")
     group.add_argument("--z-range", type=parse_z_range, metavar="Z0:Z1",
-                       help="first and last slice position in mm (default: all the scan covers)")
+                       help="first and last slice position in mm, e.g. --z-range=-50:120 (default: all the scan covers)")
     group.add_argument("--fan-views", type=int, help="views per rotation of the rebinned sinograms "
                                                      "(default: the scan's, at most 1152)")
 

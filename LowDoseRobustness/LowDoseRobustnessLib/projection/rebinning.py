@@ -116,15 +116,26 @@ class FanRebinner:
                              f"{np.degrees(angle.max() - angle.min()):.0f}")
         return low, high
 
-    def plan(self, z_mm: float) -> SlicePlan:
-        """The rebinning of the slice at height ``z_mm``."""
-        g, t = self.geometry, self.target
+    def _window(self, z_mm: float) -> tuple[float, int, int]:
+        """(centre source angle, window start, window stop) of the slice at ``z_mm``, in the angle-sorted views."""
         center = self._center_angle(z_mm)
         reach = np.pi + self.angle_margin + float(np.max(np.abs(self.fan_angle)))
         lo, hi = np.searchsorted(self.psi, [center - reach, center + reach])
         if lo == 0 and self.psi[0] > center - reach or hi == len(self.psi) and self.psi[-1] < center + reach:
+            low, high = self.slice_range_mm()
             raise InputError(f"slice z = {z_mm:.1f} mm lies too close to the end of the scan; choose slices in "
-                             f"{self.slice_range_mm()[0]:.1f} .. {self.slice_range_mm()[1]:.1f} mm")
+                             f"{low:.1f} .. {high:.1f} mm")
+        return center, int(lo), int(hi)
+
+    def view_range(self, z_mm) -> tuple[int, int]:
+        """(first, stop): the views (acquisition order) the slices at heights ``z_mm`` need."""
+        windows = [self.view_of[lo:hi] for _, lo, hi in (self._window(z) for z in np.atleast_1d(z_mm))]
+        return int(min(w.min() for w in windows)), int(max(w.max() for w in windows)) + 1
+
+    def plan(self, z_mm: float) -> SlicePlan:
+        """The rebinning of the slice at height ``z_mm``."""
+        g, t = self.geometry, self.target
+        center, lo, hi = self._window(z_mm)
         views, psi = self.view_of[lo:hi], self.psi[lo:hi]
         first, stop = int(views.min()), int(views.max()) + 1
         rays = g.rays(views, self.lateral_mm)
@@ -190,7 +201,7 @@ def _kernel_taps(psi, line_angle, column, target_angle, fan_angle, half_width):
     weights = np.where(valid, weights, 0.0)
     total = weights.sum(-1, keepdims=True)
     weights = np.where(total > 0, weights / np.where(total > 0, total, 1.0), 0.0)
-    return window_index * columns + col, weights
+    return (window_index * columns + col).astype(np.int32), weights
 
 
 def _detector_taps(channel, row, inside, local_view, detector):
@@ -209,7 +220,7 @@ def _detector_taps(channel, row, inside, local_view, detector):
     c1, r1 = np.minimum(c0 + 1, channels - 1), np.minimum(r0 + 1, rows - 1)
     base = local_view[:, None] * rows
     taps = np.stack([(base + r0) * channels + c0, (base + r0) * channels + c1,
-                     (base + r1) * channels + c0, (base + r1) * channels + c1], axis=-1)
+                     (base + r1) * channels + c0, (base + r1) * channels + c1], axis=-1).astype(np.int32)
     weights = np.stack([(1 - fr) * (1 - fc), (1 - fr) * fc, fr * (1 - fc), fr * fc], axis=-1)
     weights = np.where(in_fan[..., None], weights, 0.0).astype(np.float32)
     return taps, weights, in_fan.astype(np.float32), np.where(in_fan, overshoot, 0.0)

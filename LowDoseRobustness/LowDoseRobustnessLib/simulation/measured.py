@@ -12,6 +12,7 @@ same chain. Work proceeds in blocks of slices so that a long scan is never held 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -35,8 +36,10 @@ from LowDoseRobustnessLib.volume import Volume
 
 MAX_FAN_VIEWS = 1152
 """Default cap on the views per rotation of the rebinned sinograms (the astra backend's matrices grow with them)."""
-VIEW_BUFFER_BYTES = 1 << 30
-"""Memory for the views of one block of slices, all dose levels together."""
+VIEW_BUFFER_BYTES = 3 << 29
+"""Memory (1.5 GiB) for the views of one block of slices: measured, thinned and the previous block's."""
+VIEW_BUFFERS = 3
+MIN_SLICES_PER_BLOCK = 8
 EXTRAPOLATION_WARNING = 0.01
 
 
@@ -69,12 +72,12 @@ class MeasuredReconstruction:
     slices_mm: np.ndarray
     pixel_mm: float
     matrix: int
+    slice_mm: float
 
     def volume(self, array: np.ndarray) -> Volume:
         """``array [slice, y, x]`` on this grid: x, y of the scanner frame, z the table position (ascending)."""
         half = (self.matrix - 1) / 2 * self.pixel_mm
-        step = float(self.slices_mm[1] - self.slices_mm[0]) if len(self.slices_mm) > 1 else self.pixel_mm
-        return Volume(array, (self.pixel_mm, self.pixel_mm, step), (-half, -half, float(self.slices_mm[0])))
+        return Volume(array, (self.pixel_mm, self.pixel_mm, self.slice_mm), (-half, -half, float(self.slices_mm[0])))
 
 
 def plan_reconstruction(scan: ProjectionScan, grid: ReconstructionGrid = ReconstructionGrid()) -> MeasuredReconstruction:
@@ -101,7 +104,8 @@ def plan_reconstruction(scan: ProjectionScan, grid: ReconstructionGrid = Reconst
     count = int(math.floor(abs(last - first) / slice_mm + 1e-9)) + 1
     start = min(first, last) + 0.5 * (abs(last - first) - (count - 1) * slice_mm)
     return MeasuredReconstruction(scan=scan, geometry=geometry, target=target,
-                                  slices_mm=start + slice_mm * np.arange(count), pixel_mm=pixel, matrix=grid.matrix)
+                                  slices_mm=start + slice_mm * np.arange(count), pixel_mm=pixel, matrix=grid.matrix,
+                                  slice_mm=slice_mm)
 
 
 def view_seed(seed: int, view: int) -> int:
@@ -133,71 +137,94 @@ def thinned_line_integrals(scan: ProjectionScan, first: int, stop: int, dose_fra
 def simulate_from_projections(scan: ProjectionScan | str | Path, dose_fractions: Sequence[float],
                               settings: SimulationSettings = SimulationSettings(), seed: int = 0,
                               grid: ReconstructionGrid = ReconstructionGrid(), thinning: str = "zabic",
-                              progress: Optional[ProgressCallback] = None,
+                              include_reference: bool = True, progress: Optional[ProgressCallback] = None,
                               cancel: Optional[CancelCheck] = None) -> dict[float, Volume]:
-    """Reconstructions in HU at each dose fraction plus the measured 100 % under key 1.0.
+    """Reconstructions in HU at each dose fraction, plus the measured 100 % under key 1.0 (``include_reference``).
 
-    ``settings`` gives the backend, the reconstruction and its options and the electronic noise
-    (its geometry and incident flux do not apply: both come from the scan).
+    ``scan`` is a DICOM-CT-PD folder or a :class:`ProjectionScan`. ``settings`` gives the backend,
+    the reconstruction and its options and the electronic noise (its geometry and incident flux do
+    not apply: both come from the scan). Same seed, same output.
     """
     if not isinstance(scan, ProjectionScan):
         scan = read_projection_folder(scan, progress)
-    doses = sorted({check_dose_fraction(d) for d in dose_fractions} | {1.0}, reverse=True)
+    doses = sorted({check_dose_fraction(d) for d in dose_fractions} | ({1.0} if include_reference else set()),
+                   reverse=True)
     plan = plan_reconstruction(scan, grid)
     rebinner = FanRebinner(plan.geometry, plan.target)
     reconstruct = get_reconstructor(settings.reconstruction)
     uses_counts = getattr(reconstruct, "uses_counts", True)
-    blocks = _slice_blocks(plan, len(doses))
+    blocks = _slice_blocks(plan)
     steps = Progress(len(blocks) * len(doses), progress, cancel)
     out = {d: np.empty((len(plan.slices_mm), plan.matrix, plan.matrix), np.float32) for d in doses}
-    extrapolated, orientation = [], None
+    measured, orientation, extrapolated = _ViewCache(scan), None, 0.0
     for block in blocks:
-        plans = [rebinner.plan(z) for z in plan.slices_mm[block]]
-        first, stop = min(p.first for p in plans), max(p.stop for p in plans)
-        extrapolated += [p.extrapolated_fraction for p in plans]
-        measured = scan.line_integrals(first, stop)
-        projector = get_projector(settings.backend, plan.target, (len(plans), plan.matrix, plan.matrix),
-                                  (plan.pixel_mm, plan.pixel_mm, float(plan.slices_mm[1] - plan.slices_mm[0])
-                                   if len(plan.slices_mm) > 1 else plan.pixel_mm))
-        if orientation is None:
-            orientation = image_orientation(projector, plan.target, (len(plans), plan.matrix, plan.matrix),
-                                            plan.pixel_mm)
-        flux = None
-        if uses_counts:
-            flux = _rebin(plans, np.broadcast_to(scan.photon_statistics[first:stop, None, :], measured.shape),
-                          first, tilt=False)
+        heights = plan.slices_mm[block]
+        first, stop = rebinner.view_range(heights)
+        views = measured.read(first, stop)
+        shape = (len(heights), plan.matrix, plan.matrix)
+        projector = get_projector(settings.backend, plan.target, shape, (plan.pixel_mm, plan.pixel_mm, plan.slice_mm))
+        orientation = orientation or image_orientation(projector, plan.target, shape, plan.pixel_mm)
+        flux = np.broadcast_to(scan.photon_statistics[first:stop, None, :], views.shape) if uses_counts else None
         for dose in doses:
-            views = thinned_line_integrals(scan, first, stop, dose, seed, thinning, settings.electronic_noise_sd,
-                                           measured)
-            sinograms = _rebin(plans, views, first, tilt=True)
-            counts = None if flux is None else (np.float32(dose) * flux * np.exp(-sinograms)).astype(np.float32)
+            thinned = thinned_line_integrals(scan, first, stop, dose, seed, thinning, settings.electronic_noise_sd,
+                                             views)
+            sinograms, fluxes, worst = _rebin(rebinner, heights, thinned, flux, first)
+            extrapolated = max(extrapolated, worst)
+            counts = None if fluxes is None else (np.float32(dose) * fluxes * np.exp(-sinograms)).astype(np.float32)
             mu = reconstruct(sinograms, projector, counts=counts, **settings.reconstruction_options)
             out[dose][block] = orientation.to_scanner(np.asarray(mu, np.float32))
-            steps.step(f"reconstructed {dose:.0%} dose, slices {block.start + 1}-{block.stop} "
-                       f"of {len(plan.slices_mm)}")
-    if extrapolated and max(extrapolated) > EXTRAPOLATION_WARNING:
-        import warnings
-        warnings.warn(f"up to {max(extrapolated):.1%} of the rays of a slice needed detector rows beyond the "
-                      "detector (pitch too high for single-slice rebinning); the nearest rows were used")
+            steps.step(f"reconstructed {dose:.0%} dose, slices {block.start + 1}-{block.stop} of {len(plan.slices_mm)}")
+    if extrapolated > EXTRAPOLATION_WARNING:
+        warnings.warn(f"up to {extrapolated:.1%} of the rays of a slice needed detector rows beyond the detector "
+                      "(pitch too high for single-slice rebinning); the nearest rows were used")
     return {d: plan.volume(mu_to_hu(out[d], scan.water_attenuation_per_mm)) for d in doses}
 
 
-def _rebin(plans, views: np.ndarray, first: int, tilt: bool) -> np.ndarray:
-    """Sinograms ``[view, slice, column]`` of the slices of ``plans`` from ``views`` (starting at view ``first``)."""
-    sinograms = [p.apply(views[p.first - first:p.stop - first], tilt=tilt) for p in plans]
-    return np.ascontiguousarray(np.stack(sinograms, axis=1))
+def _rebin(rebinner: FanRebinner, heights, views: np.ndarray, flux: Optional[np.ndarray], first: int):
+    """Sinograms ``[view, slice, column]`` at ``heights`` from ``views`` (the first is view ``first``), the
+    rebinned flux when given, and the largest fraction of rays that needed extrapolated rows."""
+    t = rebinner.target
+    sinograms = np.empty((t.n_views, len(heights), t.detector_columns), np.float32)
+    fluxes = None if flux is None else np.empty_like(sinograms)
+    worst = 0.0
+    for k, height in enumerate(heights):  # one plan at a time: a plan of a clinical scan takes ~0.2 GB
+        plan = rebinner.plan(height)
+        sinograms[:, k] = plan.apply(views[plan.first - first:plan.stop - first])
+        if fluxes is not None:
+            fluxes[:, k] = plan.apply(flux[plan.first - first:plan.stop - first], tilt=False)
+        worst = max(worst, plan.extrapolated_fraction)
+    return sinograms, fluxes, worst
 
 
-def _slice_blocks(plan: MeasuredReconstruction, n_doses: int) -> list[slice]:
-    """Consecutive slices grouped so that the views of a block, for every dose, fit :data:`VIEW_BUFFER_BYTES`."""
+class _ViewCache:
+    """The measured views of the current block; views shared with the previous block are not read again."""
+
+    def __init__(self, scan: ProjectionScan):
+        self.scan, self.first, self.data = scan, 0, np.empty((0, scan.detector.rows, scan.detector.channels),
+                                                             np.float32)
+
+    def read(self, first: int, stop: int) -> np.ndarray:
+        data = np.empty((stop - first, *self.data.shape[1:]), np.float32)
+        keep_first, keep_stop = max(first, self.first), min(stop, self.first + len(self.data))
+        if keep_first < keep_stop:
+            data[keep_first - first:keep_stop - first] = self.data[keep_first - self.first:keep_stop - self.first]
+            for a, b in ((first, keep_first), (keep_stop, stop)):
+                if a < b:
+                    data[a - first:b - first] = self.scan.line_integrals(a, b)
+        else:
+            data[:] = self.scan.line_integrals(first, stop)
+        self.first, self.data = first, data
+        return data
+
+
+def _slice_blocks(plan: MeasuredReconstruction) -> list[slice]:
+    """Consecutive slices grouped so that a block's views (measured and thinned) fit :data:`VIEW_BUFFER_BYTES`."""
     g, d = plan.geometry, plan.scan.detector
-    view_bytes = d.rows * d.channels * 4 * (n_doses + 2)
-    turn_views = g.views_per_turn * 1.2
-    budget_views = max(VIEW_BUFFER_BYTES / view_bytes - turn_views, 0.0)
+    budget_views = VIEW_BUFFER_BYTES / (d.rows * d.channels * 4 * VIEW_BUFFERS)
     feed = abs(g.table_feed_per_turn_mm)
-    step = float(plan.slices_mm[1] - plan.slices_mm[0]) if len(plan.slices_mm) > 1 else 1.0
-    per_block = len(plan.slices_mm) if feed == 0 else int(budget_views / g.views_per_turn * feed / step)
-    per_block = min(len(plan.slices_mm), max(per_block, 8))
+    spare_turns = budget_views / g.views_per_turn - 1.2
+    per_block = len(plan.slices_mm) if feed == 0 else int(spare_turns * feed / plan.slice_mm)
+    per_block = min(len(plan.slices_mm), max(per_block, MIN_SLICES_PER_BLOCK))
     return [slice(k, min(k + per_block, len(plan.slices_mm))) for k in range(0, len(plan.slices_mm), per_block)]
 
 
