@@ -26,7 +26,7 @@ import numpy as np
 
 from LowDoseRobustnessLib.errors import InputError
 from LowDoseRobustnessLib.projection.geometry import ScanGeometry
-from LowDoseRobustnessLib.projection.helical import HelicalGeometry
+from LowDoseRobustnessLib.projection.helical import HelicalGeometry, Rays
 
 EPSILON_RAD = 1e-6
 
@@ -75,6 +75,21 @@ class FanRebinner:
         if not geometry.helical:
             self.view_of, self.psi = self._periodic(order, psi)
         self.angle_margin = self.kernel_rad + 2 * float(np.max(gaps, initial=0.0)) + 0.05
+        self._cached = (0, 0, None)
+
+    def _rays(self, lo: int, hi: int) -> Rays:
+        """The rays of the angle-sorted views ``lo .. hi - 1`` at the target's lateral positions.
+
+        They do not depend on the slice; consecutive slices share most of their views, so the rays
+        of a span of 1.5 windows are kept and reused.
+        """
+        first, stop, rays = self._cached
+        if rays is None or lo < first or hi > stop:
+            first, stop = lo, min(len(self.psi), lo + max(hi - lo, int(1.5 * (hi - lo))))
+            rays = self.geometry.rays(self.view_of[first:stop], self.lateral_mm)
+            self._cached = (first, stop, rays)
+        part = slice(lo - first, hi - first)
+        return Rays(**{name: value[part] for name, value in vars(rays).items()})
 
     @staticmethod
     def _periodic(order: np.ndarray, psi: np.ndarray):
@@ -87,39 +102,44 @@ class FanRebinner:
         order, psi = order[keep], psi[keep]
         return np.concatenate([order, order, order]), np.concatenate([psi - 2 * np.pi, psi, psi + 2 * np.pi])
 
+    def _angle_and_height(self) -> tuple[np.ndarray, np.ndarray]:
+        """Focal-centre angles and heights of a helical scan, ordered by increasing height."""
+        g = self.geometry
+        if g.focal_center_z_mm[-1] < g.focal_center_z_mm[0]:
+            return g.focal_center_angle_rad[::-1], g.focal_center_z_mm[::-1]
+        return g.focal_center_angle_rad, g.focal_center_z_mm
+
+    @property
+    def _reach_rad(self) -> float:
+        """Half-width of the window of source angles one slice needs."""
+        return np.pi + self.angle_margin + float(np.max(np.abs(self.fan_angle)))
+
     def _center_angle(self, z_mm: float) -> float:
         """The source angle at which the focal centre passes height ``z_mm`` (the middle of an axial scan)."""
-        g = self.geometry
-        if not g.helical:
+        if not self.geometry.helical:
             return float(0.5 * (self.psi[len(self.psi) // 3] + self.psi[2 * len(self.psi) // 3 - 1]))
-        angle, z = g.focal_center_angle_rad, g.focal_center_z_mm
-        if z[-1] < z[0]:
-            angle, z = angle[::-1], z[::-1]
+        angle, z = self._angle_and_height()
         return float(np.interp(z_mm, z, angle))
 
     def slice_range_mm(self) -> tuple[float, float]:
         """Heights (mm) between which every slice has its full window of views (helical) or detector rows (axial)."""
         g = self.geometry
         if not g.helical:
-            half = 0.5 * g.collimation_mm
-            z0 = float(np.median(g.focal_center_z_mm))
+            half, z0 = 0.5 * g.collimation_mm, float(np.median(g.focal_center_z_mm))
             return z0 - half, z0 + half
-        reach = np.pi + self.angle_margin + float(np.max(np.abs(self.fan_angle)))
-        angle, z = g.focal_center_angle_rad, g.focal_center_z_mm
-        low, high = sorted((float(np.interp(angle.min() + reach, angle if angle[-1] > angle[0] else angle[::-1],
-                                            z if angle[-1] > angle[0] else z[::-1])),
-                            float(np.interp(angle.max() - reach, angle if angle[-1] > angle[0] else angle[::-1],
-                                            z if angle[-1] > angle[0] else z[::-1]))))
-        if angle.max() - angle.min() < 2 * reach:
+        angle, z = self._angle_and_height()
+        span = float(angle.max() - angle.min())
+        if span < 2 * self._reach_rad:
             raise InputError("the scan is too short to rebin: a slice needs the views of one full rotation "
-                             f"around it ({np.degrees(2 * reach):.0f} degrees); these span "
-                             f"{np.degrees(angle.max() - angle.min()):.0f}")
-        return low, high
+                             f"around it ({np.degrees(2 * self._reach_rad):.0f} degrees); these span "
+                             f"{np.degrees(span):.0f}")
+        by_angle = np.argsort(angle)
+        ends = np.interp([angle.min() + self._reach_rad, angle.max() - self._reach_rad], angle[by_angle], z[by_angle])
+        return float(ends.min()), float(ends.max())
 
     def _window(self, z_mm: float) -> tuple[float, int, int]:
         """(centre source angle, window start, window stop) of the slice at ``z_mm``, in the angle-sorted views."""
-        center = self._center_angle(z_mm)
-        reach = np.pi + self.angle_margin + float(np.max(np.abs(self.fan_angle)))
+        center, reach = self._center_angle(z_mm), self._reach_rad
         lo, hi = np.searchsorted(self.psi, [center - reach, center + reach])
         if lo == 0 and self.psi[0] > center - reach or hi == len(self.psi) and self.psi[-1] < center + reach:
             low, high = self.slice_range_mm()
@@ -138,42 +158,46 @@ class FanRebinner:
         center, lo, hi = self._window(z_mm)
         views, psi = self.view_of[lo:hi], self.psi[lo:hi]
         first, stop = int(views.min()), int(views.max()) + 1
-        rays = g.rays(views, self.lateral_mm)
+        rays = self._rays(lo, hi)
         line_angle = rays.line_angle_rad + (psi - g.source_angle_rad[views])[:, None]
         row, cos_tilt = g.rows_for_slice(rays, z_mm)
         taps, weights, in_fan, overshoot = _detector_taps(rays.channel, row, rays.inside, views - first, g.detector)
-        view_taps, view_weights, extrapolated = self._view_taps(psi, line_angle, in_fan, overshoot, center)
+        view_taps, view_weights, extrapolated = self._view_taps(center, psi - center,
+                                                                (line_angle - center).astype(np.float32),
+                                                                in_fan, overshoot.astype(np.float32))
         return SlicePlan(z_mm=float(z_mm), first=first, stop=stop, detector_taps=taps, detector_weights=weights,
                          cos_tilt=cos_tilt.astype(np.float32), view_taps=view_taps, view_weights=view_weights,
                          shape=(t.n_views, t.detector_columns), extrapolated_fraction=extrapolated)
 
-    def _view_taps(self, psi, line_angle, in_fan, overshoot, center):
-        """Stage 2: taps into the ``[window view, column]`` array for every target ray, both sides blended."""
+    def _view_taps(self, center, psi, line_angle, in_fan, overshoot):
+        """Stage 2: taps into the ``[window view, column]`` array for every target ray, both sides blended.
+
+        ``psi`` and ``line_angle`` are relative to the slice's centre angle ``center``."""
         t = self.target
-        columns = t.detector_columns
-        beta = t.angles_rad[:, None]
-        gamma = self.fan_angle[None, :]
-        source_a = _near(beta + 0 * gamma, center)
-        source_b = _near(beta - 2 * gamma + np.pi, center)
-        column = np.broadcast_to(np.arange(columns), source_a.shape)
+        shape = (t.n_views, t.detector_columns)
+        beta, gamma = t.angles_rad[:, None], self.fan_angle[None, :]
+        column = np.broadcast_to(np.arange(t.detector_columns), shape)
+        direct = np.broadcast_to(_near(beta - center, 0.0), shape)  # source angle of the same ray
+        reverse = _near(beta - center - 2 * gamma + np.pi, 0.0)  # source angle of the reversed ray (column mirrored)
         sides = []
-        for source, col, angle in ((source_a, column, source_a - gamma), (source_b, columns - 1 - column,
-                                                                          source_b + gamma)):
-            taps, weights = _kernel_taps(psi, line_angle, col, angle, self.fan_angle, self.kernel_rad)
-            fan = (in_fan.reshape(-1)[taps] * weights).sum(-1)
+        for source, col, line_angle_wanted in ((direct, column, direct - gamma),
+                                               (reverse, t.detector_columns - 1 - column, reverse + gamma)):
+            taps, weights = _kernel_taps(psi, line_angle, col, line_angle_wanted, self.fan_angle, self.kernel_rad)
+            in_fan_share = (in_fan.reshape(-1)[taps] * weights).sum(-1) > 0.5
             rows_off = (overshoot.reshape(-1)[taps] * weights).sum(-1)
-            sides.append((taps, weights, fan > 0.5, rows_off, np.abs(source - center)))
+            sides.append((taps, weights, in_fan_share, rows_off, np.abs(source)))
         (taps_a, w_a, fan_a, off_a, dist_a), (taps_b, w_b, fan_b, off_b, dist_b) = sides
         ok_a, ok_b = fan_a & (off_a < 0.5), fan_b & (off_b < 0.5)
-        share_a = np.where(ok_a & ok_b, (dist_b + EPSILON_RAD) / (dist_a + dist_b + 2 * EPSILON_RAD),
-                           np.where(ok_a, 1.0, np.where(ok_b, 0.0, np.where(fan_a & (~fan_b | (off_a <= off_b)),
-                                                                               1.0, 0.0))))
-        share_b = np.where(fan_a | fan_b, 1.0 - share_a, 0.0)
-        share_a = np.where(fan_a | fan_b, share_a, 0.0)
-        extrapolated = float(np.mean((fan_a | fan_b) & ~ok_a & ~ok_b))
-        taps = np.concatenate([taps_a, taps_b], axis=-1).reshape(-1, taps_a.shape[-1] * 2)
-        weights = np.concatenate([w_a * share_a[..., None], w_b * share_b[..., None]], axis=-1)
-        return taps, weights.reshape(taps.shape).astype(np.float32), extrapolated
+        blend_a = (dist_b + EPSILON_RAD) / (dist_a + dist_b + 2 * EPSILON_RAD)  # 180-degree linear interpolation
+        fallback_a = fan_a & (~fan_b | (off_a <= off_b))  # neither valid: the side in the fan, fewer rows off
+        share_a = np.select([ok_a & ok_b, ok_a, ok_b], [blend_a, 1.0, 0.0], default=fallback_a.astype(float))
+        measured = fan_a | fan_b
+        share_a, share_b = np.where(measured, share_a, 0.0), np.where(measured, 1.0 - share_a, 0.0)
+        extrapolated = float(np.mean(measured & ~ok_a & ~ok_b))
+        taps = np.concatenate([taps_a, taps_b], axis=-1).reshape(-1, 2 * taps_a.shape[-1])
+        weights = np.concatenate([w_a * share_a[..., None].astype(np.float32),
+                                  w_b * share_b[..., None].astype(np.float32)], axis=-1)
+        return taps, weights.reshape(taps.shape), extrapolated
 
 
 def _near(angle: np.ndarray, center: float) -> np.ndarray:
@@ -184,24 +208,22 @@ def _near(angle: np.ndarray, center: float) -> np.ndarray:
 def _kernel_taps(psi, line_angle, column, target_angle, fan_angle, half_width):
     """Triangle-kernel taps along the window views for the target line angles ``target_angle`` of ``column``.
 
-    ``line_angle[w, k]`` ~ psi[w] - fan_angle[k] (exact up to the focal-spot shifts), so the first
-    candidate view is found by a search in psi; the weights use the exact line angles.
+    Angles are relative to the slice's centre angle (float32 keeps 1e-6 rad there). ``line_angle[w, k]``
+    ~ psi[w] - fan_angle[k] (exact up to the focal-spot shifts), so the first view is found by a search
+    in psi; the weights use the exact line angles. Returns flat taps into ``[window view, column]``.
     """
     n_window, columns = line_angle.shape
     spread = float(np.max(np.abs(line_angle - (psi[:, None] - fan_angle[None, :]))))
     gap = float(np.min(np.diff(psi))) if n_window > 1 else 1.0
-    n_taps = int(math.ceil(2 * (half_width + spread) / max(gap, 1e-9))) + 2
-    start = np.searchsorted(psi, target_angle + fan_angle[column] - half_width - spread) - 1
-    offsets = np.arange(n_taps)
-    window_index = np.clip(start[..., None] + offsets, 0, n_window - 1)
-    col = column[..., None]
-    distance = np.abs(line_angle[window_index, col] - target_angle[..., None])
-    weights = np.maximum(0.0, 1.0 - distance / half_width)
-    valid = (start[..., None] + offsets >= 0) & (start[..., None] + offsets < n_window)
-    weights = np.where(valid, weights, 0.0)
+    n_taps = int(math.ceil(2 * (half_width + spread) / max(gap, 1e-9))) + 1
+    start = np.searchsorted(psi, target_angle + fan_angle[column] - half_width - spread).astype(np.int32)
+    index = start[..., None] + np.arange(n_taps, dtype=np.int32)
+    valid = index < n_window
+    taps = np.minimum(index, n_window - 1) * np.int32(columns) + column[..., None].astype(np.int32)
+    distance = np.abs(line_angle.reshape(-1)[taps] - target_angle[..., None].astype(np.float32))
+    weights = np.where(valid, np.maximum(np.float32(0), 1 - distance / np.float32(half_width)), np.float32(0))
     total = weights.sum(-1, keepdims=True)
-    weights = np.where(total > 0, weights / np.where(total > 0, total, 1.0), 0.0)
-    return (window_index * columns + col).astype(np.int32), weights
+    return taps, weights / np.where(total > 0, total, np.float32(1))
 
 
 def _detector_taps(channel, row, inside, local_view, detector):
