@@ -196,7 +196,7 @@ def write_ctpd(folder: Path, scan: PhantomScan, line_integrals_: np.ndarray, dos
     s, p = scan.scanner, scan.positions
     folder.mkdir(parents=True, exist_ok=True)
     study, series, frame = generate_uid(), generate_uid(), generate_uid()
-    span = float(line_integrals_.max() - line_integrals_.min())
+    span = max(float(line_integrals_.max() - line_integrals_.min()), 1.0)
     slope = float(f"{span * 1.001 / 65535:.6g}")
     intercept = float(f"{line_integrals_.min() - 0.0005 * span:.6g}")
     statistics = dose_fraction * scan.photon_statistics
