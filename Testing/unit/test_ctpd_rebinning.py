@@ -126,3 +126,27 @@ def test_mbirjax_images_are_turned_into_the_scanner_frame(helical_folders):  # n
                                        grid=grid)[1.0]
     errors = roi_errors(volume)
     assert all(abs(mean) < 10.0 for mean, _ in errors.values())
+
+
+def test_reversed_channels_in_the_data_are_reported():
+    """The direct and reversed rays agree only with the right channel direction: a scanner whose channel index
+    runs the other way (same data, channels and central element mirrored) gets a warning, the right one none."""
+    from dataclasses import replace
+    from warnings import catch_warnings, simplefilter
+
+    from LowDoseRobustnessLib.projection.conventions import direction_mismatches, warn_if_other_directions_fit
+
+    phantom = scan_phantom(HelicalScanner(), water_phantom())
+    mirrored_scanner = replace(phantom.scanner, central_channel=phantom.scanner.channels + 1
+                               - phantom.scanner.central_channel)
+    mirrored = replace(phantom, scanner=mirrored_scanner, noiseless=np.ascontiguousarray(phantom.noiseless[..., ::-1]))
+    plan = plan_reconstruction(in_memory_scan(phantom), GRID)
+    z = float(plan.slices_mm[len(plan.slices_mm) // 2])
+    mismatch = direction_mismatches(in_memory_scan(phantom), plan.target, phantom.noiseless, 0, z)
+    print("direct vs reversed rays, (channel, row) direction -> mismatch: "
+          + ", ".join(f"{key}: {value:.2%}" for key, value in mismatch.items()))
+    with catch_warnings():
+        simplefilter("error")
+        warn_if_other_directions_fit(in_memory_scan(phantom), plan.target, phantom.noiseless, 0, z)
+    with pytest.warns(UserWarning, match="channel index running along the detector's u axis"):
+        warn_if_other_directions_fit(in_memory_scan(mirrored), plan.target, mirrored.noiseless, 0, z)

@@ -14,7 +14,8 @@ checked against a real scan here:
 
 A ray is described by the oriented line it follows: its angle theta = beta - gamma and signed
 distance s = R sin gamma from the rotation axis, gamma being the fan angle towards +u. The same
-line is measured again, reversed, as (theta + pi, -s).
+line is measured again, reversed, as (theta + pi, -s). The two directions are fields of
+:class:`HelicalGeometry`, so that :mod:`.conventions` can test the other choices against the data.
 """
 from __future__ import annotations
 
@@ -67,9 +68,12 @@ class HelicalGeometry:
     views_per_turn: int
     focal_spot_positions: int
     helical: bool
+    channel_direction: float = CHANNEL_DIRECTION
+    row_direction: float = ROW_DIRECTION
 
     @classmethod
-    def from_scan(cls, scan: ProjectionScan) -> "HelicalGeometry":
+    def from_scan(cls, scan: ProjectionScan, channel_direction: float = CHANNEL_DIRECTION,
+                  row_direction: float = ROW_DIRECTION) -> "HelicalGeometry":
         """The scan's geometry; refuses views whose angles do not advance in one direction."""
         center_angle = np.unwrap(scan.focal_center_angle_rad) + ANGLE_OFFSET_RAD
         steps = np.diff(center_angle)
@@ -85,7 +89,8 @@ class HelicalGeometry:
                    focal_center_angle_rad=center_angle, focal_center_radius_mm=scan.focal_center_radius_mm,
                    focal_center_z_mm=scan.focal_center_z_mm, views_per_turn=scan.views_per_turn,
                    focal_spot_positions=FLYING_FOCAL_SPOT_POSITIONS[scan.flying_focal_spot],
-                   helical=bool(scan.helical and np.ptp(scan.focal_center_z_mm) > 0))
+                   helical=bool(scan.helical and np.ptp(scan.focal_center_z_mm) > 0),
+                   channel_direction=channel_direction, row_direction=row_direction)
 
     @property
     def source_isocenter_mm(self) -> float:
@@ -135,13 +140,13 @@ class HelicalGeometry:
             length = (-d0 - (offset_x * f_x + offset_y * f_y)) / (ray_x * f_x + ray_y * f_y)
             hit_x, hit_y = offset_x + length * ray_x, offset_y + length * ray_y
             lateral = -hit_x * f_y + hit_y * f_x
-            channel = d.central_channel + CHANNEL_DIRECTION * lateral / d.channel_mm
+            channel = d.central_channel + self.channel_direction * lateral / d.channel_mm
         else:
             half_b = offset_x * ray_x + offset_y * ray_y
             length = -half_b + np.sqrt(half_b ** 2 - (offset_x ** 2 + offset_y ** 2 - d0 ** 2))
             hit_x, hit_y = offset_x + length * ray_x, offset_y + length * ray_y
             fan_angle = np.arctan2(-hit_x * f_y + hit_y * f_x, -(hit_x * f_x + hit_y * f_y))
-            channel = d.central_channel + CHANNEL_DIRECTION * fan_angle * d0 / d.channel_mm
+            channel = d.central_channel + self.channel_direction * fan_angle * d0 / d.channel_mm
         return Rays(line_angle_rad=psi - gamma, channel=channel, to_detector_mm=length,
                     to_axis_mm=radius * np.cos(gamma), source_z_mm=self.source_z_mm[views, None],
                     focal_center_z_mm=self.focal_center_z_mm[views, None], inside=inside)
@@ -156,6 +161,6 @@ class HelicalGeometry:
         d = self.detector
         rise_mm = (slice_z_mm - rays.source_z_mm) * rays.to_detector_mm / rays.to_axis_mm
         detector_z = rays.source_z_mm + rise_mm
-        row = d.central_row + ROW_DIRECTION * (detector_z - rays.focal_center_z_mm) / d.row_mm
+        row = d.central_row + self.row_direction * (detector_z - rays.focal_center_z_mm) / d.row_mm
         cos_tilt = rays.to_detector_mm / np.hypot(rays.to_detector_mm, rise_mm)
         return row, cos_tilt

@@ -152,8 +152,8 @@ class FanRebinner:
         windows = [self.view_of[lo:hi] for _, lo, hi in (self._window(z) for z in np.atleast_1d(z_mm))]
         return int(min(w.min() for w in windows)), int(max(w.max() for w in windows)) + 1
 
-    def plan(self, z_mm: float) -> SlicePlan:
-        """The rebinning of the slice at height ``z_mm``."""
+    def plan(self, z_mm: float, sides: str = "both") -> SlicePlan:
+        """The rebinning of the slice at height ``z_mm``; ``sides`` "direct" or "reversed" takes one side only."""
         g, t = self.geometry, self.target
         center, lo, hi = self._window(z_mm)
         views, psi = self.view_of[lo:hi], self.psi[lo:hi]
@@ -164,12 +164,12 @@ class FanRebinner:
         taps, weights, in_fan, overshoot = _detector_taps(rays.channel, row, rays.inside, views - first, g.detector)
         view_taps, view_weights, extrapolated = self._view_taps(center, psi - center,
                                                                 (line_angle - center).astype(np.float32),
-                                                                in_fan, overshoot.astype(np.float32))
+                                                                in_fan, overshoot.astype(np.float32), sides)
         return SlicePlan(z_mm=float(z_mm), first=first, stop=stop, detector_taps=taps, detector_weights=weights,
                          cos_tilt=cos_tilt.astype(np.float32), view_taps=view_taps, view_weights=view_weights,
                          shape=(t.n_views, t.detector_columns), extrapolated_fraction=extrapolated)
 
-    def _view_taps(self, center, psi, line_angle, in_fan, overshoot):
+    def _view_taps(self, center, psi, line_angle, in_fan, overshoot, sides="both"):
         """Stage 2: taps into the ``[window view, column]`` array for every target ray, both sides blended.
 
         ``psi`` and ``line_angle`` are relative to the slice's centre angle ``center``."""
@@ -179,18 +179,20 @@ class FanRebinner:
         column = np.broadcast_to(np.arange(t.detector_columns), shape)
         direct = np.broadcast_to(_near(beta - center, 0.0), shape)  # source angle of the same ray
         reverse = _near(beta - center - 2 * gamma + np.pi, 0.0)  # source angle of the reversed ray (column mirrored)
-        sides = []
+        candidates = []
         for source, col, line_angle_wanted in ((direct, column, direct - gamma),
                                                (reverse, t.detector_columns - 1 - column, reverse + gamma)):
             taps, weights = _kernel_taps(psi, line_angle, col, line_angle_wanted, self.fan_angle, self.kernel_rad)
             in_fan_share = (in_fan.reshape(-1)[taps] * weights).sum(-1) > 0.5
             rows_off = (overshoot.reshape(-1)[taps] * weights).sum(-1)
-            sides.append((taps, weights, in_fan_share, rows_off, np.abs(source)))
-        (taps_a, w_a, fan_a, off_a, dist_a), (taps_b, w_b, fan_b, off_b, dist_b) = sides
+            candidates.append((taps, weights, in_fan_share, rows_off, np.abs(source)))
+        (taps_a, w_a, fan_a, off_a, dist_a), (taps_b, w_b, fan_b, off_b, dist_b) = candidates
         ok_a, ok_b = fan_a & (off_a < 0.5), fan_b & (off_b < 0.5)
         blend_a = (dist_b + EPSILON_RAD) / (dist_a + dist_b + 2 * EPSILON_RAD)  # 180-degree linear interpolation
         fallback_a = fan_a & (~fan_b | (off_a <= off_b))  # neither valid: the side in the fan, fewer rows off
         share_a = np.select([ok_a & ok_b, ok_a, ok_b], [blend_a, 1.0, 0.0], default=fallback_a.astype(float))
+        if sides != "both":
+            share_a = np.full(share_a.shape, 1.0 if sides == "direct" else 0.0)
         measured = fan_a | fan_b
         share_a, share_b = np.where(measured, share_a, 0.0), np.where(measured, 1.0 - share_a, 0.0)
         extrapolated = float(np.mean(measured & ~ok_a & ~ok_b))

@@ -24,6 +24,7 @@ from LowDoseRobustnessLib.errors import InputError
 from LowDoseRobustnessLib.io.ctpd_reader import ProjectionScan, read_projection_folder
 from LowDoseRobustnessLib.progress import CancelCheck, Progress, ProgressCallback
 from LowDoseRobustnessLib.projection import get_projector
+from LowDoseRobustnessLib.projection.conventions import warn_if_other_directions_fit
 from LowDoseRobustnessLib.projection.geometry import ScanGeometry
 from LowDoseRobustnessLib.projection.helical import HelicalGeometry
 from LowDoseRobustnessLib.projection.orientation import image_orientation
@@ -161,6 +162,8 @@ def simulate_from_projections(scan: ProjectionScan | str | Path, dose_fractions:
         heights = plan.slices_mm[block]
         first, stop = rebinner.view_range(heights)
         views = measured.read(first, stop)
+        if block.start == 0:
+            warn_if_other_directions_fit(scan, plan.target, views, first, float(heights[len(heights) // 2]))
         shape = (len(heights), plan.matrix, plan.matrix)
         projector = get_projector(settings.backend, plan.target, shape, (plan.pixel_mm, plan.pixel_mm, plan.slice_mm))
         orientation = orientation or image_orientation(projector, plan.target, shape, plan.pixel_mm)
