@@ -48,7 +48,8 @@ def in_memory_scan(phantom: PhantomScan) -> ProjectionScan:
                           focal_center_z_mm=p["z"], focal_center_radius_mm=p["rho"],
                           focal_spot_angle_shift_rad=p["dphi"], focal_spot_z_shift_mm=p["dz"],
                           focal_spot_radius_shift_mm=p["drho"], photon_statistics=phantom.photon_statistics,
-                          water_attenuation_per_mm=0.0192, data_collection_diameter_mm=None, helical=s.helical)
+                          water_attenuation_per_mm=0.0192, data_collection_diameter_mm=None,
+                          projection_type="HELICAL" if s.helical else "AXIAL")
 
 
 def phantom_truth(volume) -> np.ndarray:

@@ -37,7 +37,8 @@ def test_geometry_and_values_round_trip(tmp_path, tiny_scan, explicit_vr):
                           (scan.focal_spot_radius_shift_mm, p["drho"])):
         np.testing.assert_array_equal(read, written.astype(np.float32))
     np.testing.assert_array_equal(scan.photon_statistics, tiny_scan.photon_statistics)
-    assert scan.flying_focal_spot == "FFSXYZ" and scan.helical and scan.water_attenuation_per_mm == 0.0192
+    assert scan.flying_focal_spot == "FFSXYZ" and scan.projection_type == "HELICAL"
+    assert scan.water_attenuation_per_mm == 0.0192
     step = float(pydicom.dcmread(scan.files[0]).RescaleSlope)
     assert np.abs(scan.line_integrals(0, scan.n_views) - measured).max() <= 0.5 * step * 1.01
 

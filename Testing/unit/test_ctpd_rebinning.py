@@ -150,3 +150,11 @@ def test_reversed_channels_in_the_data_are_reported():
         warn_if_other_directions_fit(in_memory_scan(phantom), plan.target, phantom.noiseless, 0, z)
     with pytest.warns(UserWarning, match="channel index running along the detector's u axis"):
         warn_if_other_directions_fit(in_memory_scan(mirrored), plan.target, mirrored.noiseless, 0, z)
+
+
+def test_axial_scans_at_several_table_positions_are_refused():
+    from dataclasses import replace
+
+    scan = replace(in_memory_scan(scan_phantom(HelicalScanner(turns=2.2), CYLINDERS)), projection_type="AXIAL")
+    with pytest.raises(InputError, match="step and shoot"):
+        plan_reconstruction(scan, GRID)

@@ -87,7 +87,7 @@ def run_measured(arguments, volume_paths: dict[float, Path], reconstruction_opti
     scan = read_projection_folder(arguments.input, progress=print_progress)
     print(f"read {scan.n_views} projections of {scan.detector.rows} x {scan.detector.channels} "
           f"({scan.detector.shape.lower()} detector, {scan.flying_focal_spot}, "
-          f"{'helical' if scan.helical else 'axial'})")
+          f"{(scan.projection_type or 'helical or axial').lower()})")
     results = simulate_from_projections(scan, doses, settings, arguments.seed, grid, thinning,
                                         progress=print_progress)
     for dose, path in volume_paths.items():

@@ -85,7 +85,8 @@ class ProjectionScan:
     photon_statistics: np.ndarray
     water_attenuation_per_mm: float
     data_collection_diameter_mm: float | None
-    helical: bool
+    projection_type: str | None
+    """TypeofProjectionData: "AXIAL", "HELICAL", or None when the files do not say (the table motion decides)."""
 
     @property
     def n_views(self) -> int:
@@ -160,8 +161,9 @@ def _detector(values: dict, path) -> DetectorLayout:
                           focal_center_to_detector_mm=float(values["ConstantRadialDistance"]))
 
 
-def _check_supported(dataset, path) -> tuple[str, bool]:
-    """Refuse what this reader does not handle (dual source / spectral, non-fan geometry); returns FFS mode, helical."""
+def _check_supported(dataset, path) -> tuple[str, str | None]:
+    """Refuse what this reader does not handle (dual source / spectral, non-fan geometry); returns the FFS mode
+    and the projection type (AXIAL, HELICAL or None)."""
     spectra = tag_value(dataset, "NumberofSpectra")
     if spectra is not None and int(spectra) != 1:
         raise InputError(f"{path}: NumberofSpectra = {spectra}: dual-source and spectral (multi-energy) scans "
@@ -174,8 +176,8 @@ def _check_supported(dataset, path) -> tuple[str, bool]:
     if mode not in FLYING_FOCAL_SPOT_POSITIONS:
         raise InputError(f"{path}: FlyingFocalSpotMode {mode!r} is unknown "
                          f"(known: {', '.join(FLYING_FOCAL_SPOT_POSITIONS)})")
-    kind = (tag_value(dataset, "TypeofProjectionData") or "").upper()
-    return mode, kind != "AXIAL"
+    kind = tag_value(dataset, "TypeofProjectionData")
+    return mode, None if kind is None else kind.upper()
 
 
 def read_projection_folder(path: str | Path, progress=None) -> ProjectionScan:
@@ -196,7 +198,7 @@ def read_projection_folder(path: str | Path, progress=None) -> ProjectionScan:
     first = _read_header(files[0])
     scan_values = _required(first, REQUIRED_PER_SCAN, files[0])
     detector = _detector(scan_values, files[0])
-    mode, helical = _check_supported(first, files[0])
+    mode, projection_type = _check_supported(first, files[0])
     water = next((v for v in (tag_value(first, k) for k in WATER_ATTENUATION) if v is not None), None)
     if water is None or not water > 0:
         raise InputError(f"{files[0]}: no water attenuation coefficient (WaterAttenuationCoefficient (7041,1001) "
@@ -222,7 +224,8 @@ def read_projection_folder(path: str | Path, progress=None) -> ProjectionScan:
         focal_spot_radius_shift_mm=view["SourceRadialDistanceShift"].astype(np.float64),
         photon_statistics=view["PhotonStatistics"].astype(np.float32),
         water_attenuation_per_mm=float(water),
-        data_collection_diameter_mm=None if diameter is None else float(diameter), helical=helical)
+        data_collection_diameter_mm=None if diameter is None else float(diameter),
+        projection_type=projection_type)
 
 
 def _read_header(file: Path):

@@ -80,8 +80,12 @@ class HelicalGeometry:
         if steps.size and not (np.all(steps > 0) or np.all(steps < 0)):
             raise InputError(f"{scan.folder}: the focal-centre angles do not advance in one direction from view to "
                              "view; are the files of one scan, in acquisition order (InstanceNumber)?")
-        if scan.helical and steps.size and np.ptp(scan.focal_center_z_mm) == 0:
+        table_moves = bool(np.ptp(scan.focal_center_z_mm) > 0.01 * scan.detector.row_mm)
+        if scan.projection_type == "HELICAL" and not table_moves:
             raise InputError(f"{scan.folder}: TypeofProjectionData is HELICAL but the table does not move")
+        if scan.projection_type == "AXIAL" and table_moves:
+            raise InputError(f"{scan.folder}: an axial scan at several table positions (step and shoot) is not "
+                             "supported; give the views of one table position")
         return cls(detector=scan.detector,
                    source_angle_rad=center_angle + scan.focal_spot_angle_shift_rad,
                    source_radius_mm=scan.focal_center_radius_mm + scan.focal_spot_radius_shift_mm,
@@ -89,7 +93,7 @@ class HelicalGeometry:
                    focal_center_angle_rad=center_angle, focal_center_radius_mm=scan.focal_center_radius_mm,
                    focal_center_z_mm=scan.focal_center_z_mm, views_per_turn=scan.views_per_turn,
                    focal_spot_positions=FLYING_FOCAL_SPOT_POSITIONS[scan.flying_focal_spot],
-                   helical=bool(scan.helical and np.ptp(scan.focal_center_z_mm) > 0),
+                   helical=table_moves,
                    channel_direction=channel_direction, row_direction=row_direction)
 
     @property
