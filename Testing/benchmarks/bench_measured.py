@@ -2,10 +2,10 @@
 
 A Siemens-like geometry as the public LDCT readers describe it (736 channels x 64 rows, 1.2858 x
 1.0947 mm at the detector, 595 / 1085.6 mm, 2304 readings per rotation, z flying focal spot,
-pitch 0.8), 1.6 rotations of constant line integrals (values do not change the cost), in memory (no
-file reading). Prints, per slice: the rebinning plan (averaged over the block), its application, the thinning of the views
-one slice needs (per view), and the FBP of a block of slices, then an estimate for a scan of
-``--length`` mm. Run: ``python Testing/benchmarks/bench_measured.py [--matrix 512 --fov-mm 380]``.
+pitch 0.8), 1.6 rotations of constant line integrals (values do not change the cost), held in memory.
+Prints, per slice: the rebinning plan (averaged over the block), its application, the thinning (per
+reading), the FBP of a block of slices, and the reading of one file (100 written for it), then an
+estimate for a scan of ``--length`` mm. Run: ``python Testing/benchmarks/bench_measured.py [--matrix 512 --fov-mm 380]``.
 """
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ FFS_PATTERNS = {"FFSNONE": [(0, 0)], "FFSZ": [(0, -1), (0, 1)], "FFSXY": [(-1, 0
 
 @dataclass(frozen=True)
 class Shape:
-    """A cylinder along z (``radius_z_mm`` None: ``z_mm`` is its (min, max) extent) or an ellipsoid; adds ``mu_per_mm``."""
+    """An elliptic cylinder along z (half-length ``radii_mm[2]``) or an ellipsoid; adds ``mu_per_mm`` inside."""
 
     center_mm: tuple[float, float, float]
     radii_mm: tuple[float, float, float]
@@ -89,7 +89,7 @@ def line_integrals(shapes: list[Shape], source: np.ndarray, target: np.ndarray) 
 
 @dataclass(frozen=True)
 class HelicalScanner:
-    """A small third-generation scanner; lengths in mm (detector sizes at the detector), indices 1-based as in the tags."""
+    """A small third-generation scanner; lengths in mm (detector sizes at the detector), indices 1-based (tags)."""
 
     rows: int = 8
     channels: int = 96
@@ -126,7 +126,8 @@ class HelicalScanner:
         phi = self.start_angle_rad + self.angle_step_sign * 2 * np.pi * view / self.views_per_turn
         feed = self.pitch * self.collimation_mm if self.helical else 0.0
         z = self.z_center_mm + (view - (self.n_views - 1) / 2) * feed / self.views_per_turn
-        pattern = np.array(FFS_PATTERNS[self.flying_focal_spot], float)[view % len(FFS_PATTERNS[self.flying_focal_spot])]
+        cycle = np.array(FFS_PATTERNS[self.flying_focal_spot], float)
+        pattern = cycle[view % len(cycle)]
         return {"phi": np.angle(np.exp(1j * phi)), "z": z, "rho": np.full(self.n_views, self.source_isocenter_mm),
                 "dphi": pattern[:, 0] * self.angle_shift_rad, "dz": pattern[:, 1] * self.z_shift_mm,
                 "drho": pattern[:, 0] * self.radius_shift_mm}
@@ -152,7 +153,7 @@ class HelicalScanner:
         return source[:, None, None, :], np.concatenate([in_plane, height[..., None]], -1)
 
     def photon_statistics(self, incident_flux: float) -> np.ndarray:
-        """I0 ``[view, channel]``: a bowtie (half the flux at the fan's edge) times a tube-current modulation of +-20 %."""
+        """I0 ``[view, channel]``: a bowtie (half the flux at the fan's edge) times a +-20 % tube-current modulation."""
         c = np.clip((np.arange(self.channels) - (self.central_channel - 1)) / (self.channels / 2), -1, 1)
         view = np.arange(self.n_views)
         modulation = 1 + 0.2 * np.cos(4 * np.pi * view / self.views_per_turn)

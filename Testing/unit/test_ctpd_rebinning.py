@@ -56,7 +56,7 @@ def test_rebinned_sinograms_match_exact_fan_projections(changes):
 
 
 def roi_errors(volume) -> dict[float, tuple[float, float]]:
-    """Per uniform region of the phantom (by its HU; 2 pixels and 1 slice from any edge): mean and SD of the error, HU."""
+    """Per uniform region of the phantom (2 pixels and 1 slice from any edge): mean and SD of the error (HU)."""
     truth = phantom_truth(volume)
     errors = {}
     for value in np.unique(np.round(truth)):

@@ -1,4 +1,4 @@
-"""Lower-dose scans from measured DICOM-CT-PD projections: thinning statistics, ``lowdose simulate``, write-back (issue #12)."""
+"""Lower-dose scans from measured DICOM-CT-PD projections: thinning statistics, CLI, write-back (issue #12)."""
 from __future__ import annotations
 
 import importlib.util
@@ -110,8 +110,8 @@ def test_existing_outputs_are_refused_before_any_work(tmp_path, capsys, helical_
 
 def test_quarter_dose_comparison_script_runs(tmp_path, capsys, helical_folders):  # noqa: F811
     """The Grand Challenge comparison, here on generated data (independent quarter-dose scan: image SD ratio ~1)."""
-    spec = importlib.util.spec_from_file_location("compare_quarter_dose",
-                                                  REPOSITORY / "LowDoseRobustness" / "Scripts" / "compare_quarter_dose.py")
+    path = REPOSITORY / "LowDoseRobustness" / "Scripts" / "compare_quarter_dose.py"
+    spec = importlib.util.spec_from_file_location("compare_quarter_dose", path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     code = script.main([str(helical_folders.full), str(helical_folders.quarter), "--matrix", "96", "--fov-mm", "192",

@@ -1,4 +1,4 @@
-"""The measured-projection path of ``lowdose simulate``: a DICOM-CT-PD folder in, lower-dose volumes (and projections) out.
+"""The measured-projection path of ``lowdose simulate``: a DICOM-CT-PD folder in, lower-dose volumes out.
 
 ``lowdose simulate`` hands over here when its input is a projection folder
 (:func:`..io.ctpd_reader.is_projection_folder`); the options of this group apply only then.
@@ -32,9 +32,11 @@ def add_arguments(parser) -> None:
                             "DIR/dose_020, ...), headers of the input with the dose fields scaled")
     group.add_argument("--matrix", type=int, help="image pixels per side (default 512)")
     group.add_argument("--fov-mm", type=float, help="image side in mm (default: the scan's data collection diameter)")
-    group.add_argument("--slice-mm", type=float, help="slice spacing in mm (default: one detector row at the isocentre)")
+    group.add_argument("--slice-mm", type=float,
+                       help="slice spacing in mm (default: one detector row at the isocentre)")
     group.add_argument("--z-range", type=parse_z_range, metavar="Z0:Z1",
-                       help="first and last slice position in mm, e.g. --z-range=-50:120 (default: all the scan covers)")
+                       help="first and last slice position in mm, e.g. --z-range=-50:120 "
+                            "(default: all the scan covers)")
     group.add_argument("--fan-views", type=int, help="views per rotation of the rebinned sinograms "
                                                      "(default: the scan's, at most 1152)")
 

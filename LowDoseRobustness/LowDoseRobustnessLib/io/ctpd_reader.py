@@ -264,6 +264,7 @@ def _view_values(dataset, file, scan_values: dict, detector: DetectorLayout, mod
 
 def _acquisition_order(instance_numbers: list) -> np.ndarray:
     """Indices of the views in acquisition order: by InstanceNumber when every file has a distinct one."""
-    if all(n is not None for n in instance_numbers) and len({int(n) for n in instance_numbers}) == len(instance_numbers):
+    numbers = [None if n is None else int(n) for n in instance_numbers]
+    if None not in numbers and len(set(numbers)) == len(numbers):
         return np.argsort([int(n) for n in instance_numbers], kind="stable")
     return np.arange(len(instance_numbers))

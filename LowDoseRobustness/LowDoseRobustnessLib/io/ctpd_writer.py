@@ -69,7 +69,8 @@ def _update(dataset, line_integrals: np.ndarray, dose_fraction: float, descripti
     dataset.SOPInstanceUID = generate_uid()
     dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
     dataset.SeriesInstanceUID = series_uid
-    dataset.SeriesDescription = f"{dataset.get('SeriesDescription', '')} simulated {dose_fraction:.0%} dose".strip()[:64]
+    series = f"{dataset.get('SeriesDescription', '')} simulated {dose_fraction:.0%} dose"
+    dataset.SeriesDescription = series.strip()[:64]
     if "ImageType" in dataset:
         dataset.ImageType = ["DERIVED", *list(dataset.ImageType)[1:]]
     dataset.DerivationDescription = description[:1024]

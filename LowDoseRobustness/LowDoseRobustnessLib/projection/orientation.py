@@ -18,7 +18,8 @@ from LowDoseRobustnessLib.errors import BackendUnavailable
 from LowDoseRobustnessLib.projection.geometry import ScanGeometry
 
 PROBE_BLOBS = ((0.18, 0.66, 1.0), (0.72, 0.33, 1.0), (0.48, 0.14, 0.5))
-"""(row, column) as fractions of the grid and relative strength of the probe's blobs: no symmetry maps them onto each other."""
+"""(row, column) as fractions of the grid and relative strength of the probe's blobs: no turn or mirror maps
+them onto each other."""
 MIN_CORRELATION = 0.9
 MIN_MARGIN = 0.2
 

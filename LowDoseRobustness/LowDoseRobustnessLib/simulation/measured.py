@@ -81,7 +81,8 @@ class MeasuredReconstruction:
         return Volume(array, (self.pixel_mm, self.pixel_mm, self.slice_mm), (-half, -half, float(self.slices_mm[0])))
 
 
-def plan_reconstruction(scan: ProjectionScan, grid: ReconstructionGrid = ReconstructionGrid()) -> MeasuredReconstruction:
+def plan_reconstruction(scan: ProjectionScan,
+                        grid: ReconstructionGrid = ReconstructionGrid()) -> MeasuredReconstruction:
     """The target fan geometry and slices for ``scan`` on ``grid`` (defaults filled in from the scan)."""
     geometry = HelicalGeometry.from_scan(scan)
     detector = scan.detector
