@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 from contextlib import contextmanager
 from pathlib import Path
@@ -201,6 +202,36 @@ def _signals_held() -> Iterator[None]:
     finally:
         if previous is not None:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextmanager
+def atomic_folder(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``path``; filled without error, its files are flushed to disk
+    and it becomes ``path`` (an existing ``path`` is replaced only with ``overwrite``). For outputs that
+    are many files (a DICOM series): a reader sees all of them or none.
+    """
+    path = Path(path)
+    refuse_existing(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = partial_path(path)
+    temporary.mkdir()
+    try:
+        yield temporary
+        for file in temporary.iterdir():
+            with open(file, "rb") as written:
+                os.fsync(written.fileno())
+        _fsync_folder(temporary)
+        refuse_existing(path, overwrite)
+        if path.exists():
+            previous = partial_path(path)
+            os.replace(path, previous)
+            os.replace(temporary, path)
+            shutil.rmtree(previous, ignore_errors=True)
+        else:
+            os.replace(temporary, path)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    _fsync_folder(path.parent)
 
 
 def _fsync_folder(folder: Path) -> None:

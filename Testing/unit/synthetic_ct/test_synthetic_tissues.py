@@ -53,5 +53,5 @@ def test_a_map_without_names_is_named_from_totalsegmentator_or_left_unnamed(tmp_
     monkeypatch.setattr("SyntheticCTLib.label_groups.totalsegmentator_names", not_installed)
     assert label_names_for(path) == {}  # Slicer without TotalSegmentator: found by value later, no crash
     (tmp_path / "bad.json").write_text("[1, 2]")
-    with pytest.raises(InputError, match="JSON object"):
+    with pytest.raises(InputError, match="must hold an object"):
         label_names_for(path, str(tmp_path / "bad.json"))
