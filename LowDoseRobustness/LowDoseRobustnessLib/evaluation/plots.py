@@ -167,7 +167,7 @@ def slice_comparison(panel: SlicePanel) -> Figure:
     labels = ListedColormap(np.vstack([[0, 0, 0, 0], _label_colours(top)]))
     classes = ListedColormap([(0, 0, 0, 0) if c.value == AGREE else (*c.colour, 1.0) for c in DISAGREEMENT_CLASSES])
     for row_axes, row in zip(axes, panel.rows):
-        overlays = ((row.full_ct, row.full_labels, labels, top, f"{row.reconstruction}: 100 % dose"),
+        overlays = ((row.full_ct, row.full_labels, labels, top, f"{row.reconstruction}: 100% dose"),
                     (row.low_ct, row.low_labels, labels, top, f"{row.reconstruction}: {row.dose:.0%} dose"),
                     (row.low_ct, row.disagreement, classes, len(DISAGREEMENT_CLASSES) - 1, "disagreement"))
         for ax, (ct, overlay, colours, highest, title) in zip(row_axes, overlays):

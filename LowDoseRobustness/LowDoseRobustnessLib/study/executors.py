@@ -42,7 +42,10 @@ def signals_cancel() -> Iterator[None]:
         return
 
     def stop(number, frame):
-        raise Cancelled(f"interrupted ({signal.Signals(number).name})")
+        for other in previous:  # a second signal must not interrupt the clean-up
+            signal.signal(other, signal.SIG_IGN)
+        raise Cancelled(f"interrupted ({signal.Signals(number).name}); finished artifacts are kept: "
+                        "run the same command again to resume")
 
     previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
     try:

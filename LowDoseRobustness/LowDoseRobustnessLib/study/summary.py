@@ -64,8 +64,8 @@ def _slice_panels(layout: StudyLayout, comparisons: list):
             if key not in lowest or task.dose < lowest[key].dose:
                 lowest[key] = task
     groups = {}
-    for key in sorted(lowest):
-        groups.setdefault(key[:2], []).append(lowest[key])
+    for key, task in lowest.items():  # in the request's order of cases, reconstructions and models
+        groups.setdefault(key[:2], []).append(task)
     for (case, model), tasks in groups.items():
         try:
             yield _slice_panel(layout, case, model, tasks)
