@@ -60,7 +60,7 @@ def find_cases(inputs: Sequence[str | Path], ground_truths: Sequence[str | Path]
     ``ground_truths`` pair with the cases in order (as many as there are cases); ``case_name``
     renames a single case. Two cases of the same name are refused.
     """
-    cases = [case for item in inputs for case in _cases_of(Path(item).expanduser())]
+    cases = [case for item in inputs for case in _cases_of(Path(item).expanduser().resolve())]
     if not cases:
         raise InputError(f"no cases found in {', '.join(map(str, inputs))}: give CT files, DICOM folders, "
                          f"folders of cases or a CSV manifest ({','.join(CASE_COLUMNS)})")
@@ -68,7 +68,7 @@ def find_cases(inputs: Sequence[str | Path], ground_truths: Sequence[str | Path]
         if len(ground_truths) != len(cases):
             raise InputError(f"{len(ground_truths)} --ground-truth for {len(cases)} cases; give one per case in "
                              "order, or a CSV manifest with a ground_truth column")
-        cases = [Case(c.name, c.ct, Path(g).expanduser(), c.contrast) for c, g in zip(cases, ground_truths)]
+        cases = [Case(c.name, c.ct, Path(g).expanduser().resolve(), c.contrast) for c, g in zip(cases, ground_truths)]
     if case_name is not None:
         if len(cases) != 1:
             raise InputError(f"--case names one case, but {len(cases)} were given")
@@ -118,8 +118,8 @@ def read_case_manifest(path: Path) -> list[Case]:
         if not (row["case"] or "").strip() or not (row["ct"] or "").strip():
             raise InputError(f"{path}, line {number}: case and ct must not be empty")
         truth = (row.get("ground_truth") or "").strip()
-        cases.append(Case(row["case"].strip(), path.parent / row["ct"].strip(),
-                          path.parent / truth if truth else None,
+        cases.append(Case(row["case"].strip(), (path.parent / row["ct"].strip()).resolve(),
+                          (path.parent / truth).resolve() if truth else None,
                           _contrast(row.get("contrast"), f"{path}, line {number}")))
     return cases
 

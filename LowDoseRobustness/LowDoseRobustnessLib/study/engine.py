@@ -53,15 +53,16 @@ class StudyOutcome:
 def run_study(request: StudyRequest, output_dir: str | Path, settings: StudySettings = StudySettings(),
               overwrite: bool = False, workers: int = 0, scheduler: Optional[str] = None,
               progress: Optional[ProgressCallback] = None, cancel: Optional[CancelCheck] = None,
-              log: Callable[[str], None] = log_to_stderr) -> StudyOutcome:
+              log: Callable[[str], None] = log_to_stderr, executor=None) -> StudyOutcome:
     """Run (or resume, or extend) the study of ``request`` in ``output_dir``; see the module docstring.
 
     ``overwrite``: recompute every artifact of the request and accept changed study settings
     (files the engine did not write are never touched). ``workers`` > 1: a local process
-    pool; ``scheduler``: a Dask scheduler address or ``local:N``.
+    pool; ``scheduler``: a Dask scheduler address or ``local:N``; ``executor``: one of
+    :mod:`.executors` given directly (instead of ``workers``/``scheduler``).
     """
+    executor = executor or make_executor(workers, scheduler, log)
     layout = open_study_folder(output_dir)
-    executor = make_executor(workers, scheduler, log)
     with study_lock(layout.lock, log):
         removed = remove_stale_temporaries(layout)
         if removed:
@@ -79,7 +80,7 @@ def run_study(request: StudyRequest, output_dir: str | Path, settings: StudySett
                                                    "contrast": c.contrast, **inputs[c.name]} for c in request.cases},
                                 "file_hashes": hashes.known})
         atomic_write_text(layout.cases_csv, _cases_csv(request), overwrite=True)
-        _run_tasks(tasks, executor, workers, progress, cancel, outcome)
+        _run_tasks(tasks, executor, progress, cancel, outcome)
         _write_failures(layout, outcome.failures)
         from LowDoseRobustnessLib.study.summary import write_study_results
 
@@ -116,10 +117,10 @@ def _identify_cases(request: StudyRequest, previous: dict, hashes: FileHashes, f
     return inputs
 
 
-def _run_tasks(tasks: list[Task], executor, workers: int, progress, cancel, outcome: StudyOutcome) -> None:
+def _run_tasks(tasks: list[Task], executor, progress, cancel, outcome: StudyOutcome) -> None:
     """Report finished tasks as skipped, run the others (dependencies on skipped tasks are met)."""
     to_run = [t for t in tasks if t.pending()]
-    counter = StudyProgress(tasks, progress, max(1, workers))
+    counter = StudyProgress(tasks, progress, getattr(executor, "workers", 1))
     by_id = {t.id: t for t in tasks}
 
     def on_outcome(task: Task, result: TaskOutcome) -> None:

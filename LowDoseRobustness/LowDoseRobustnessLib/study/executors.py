@@ -22,6 +22,7 @@ import os
 import signal
 import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Callable, Iterator, Optional, Sequence
 
@@ -69,6 +70,7 @@ class InProcess:
     """Run the tasks one after another in this process."""
 
     name = "in-process"
+    workers = 1
 
     def run(self, tasks: Sequence[Task], on_outcome: OutcomeCallback, cancel=None) -> None:
         outcomes = {}
@@ -118,40 +120,57 @@ class ProcessPool:
         self.memory_bytes = memory_bytes or int(MEMORY_SHARE * available_memory_bytes())
 
     def run(self, tasks: Sequence[Task], on_outcome: OutcomeCallback, cancel=None) -> None:
-        import multiprocessing
-
-        threads = max(1, (os.cpu_count() or 1) // self.workers)
-        pool = ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"), _worker_start, (threads,))
         waiting, running, outcomes = list(tasks), {}, {}
+        pool = self._start()
         try:
             while waiting or running:
                 _check(cancel)
                 for task in list(waiting):
                     if not all(d in outcomes for d in task.depends):
                         continue
-                    blocked = _blocked(task, outcomes)
-                    if blocked is not None:
-                        waiting.remove(task)
-                        outcomes[task.id] = blocked
-                        on_outcome(task, blocked)
-                        continue
-                    in_flight = sum(t.memory_bytes for t in running.values())
-                    if len(running) >= self.workers or (running and in_flight + task.memory_bytes > self.memory_bytes):
+                    outcome = _blocked(task, outcomes)
+                    if outcome is None and not self._fits(task, running.values()):
                         continue
                     waiting.remove(task)
-                    running[pool.submit(run_task, task)] = task
-                if not running:
-                    continue
+                    if outcome is None:
+                        running[pool.submit(run_task, task)] = task
+                    else:
+                        outcomes[task.id] = outcome
+                        on_outcome(task, outcome)
                 finished, _ = wait(running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
                 for future in finished:
                     task = running.pop(future)
-                    outcome = future.result()
-                    outcomes[task.id] = outcome
-                    on_outcome(task, outcome)
+                    outcomes[task.id] = _result(future, task)
+                    on_outcome(task, outcomes[task.id])
+                if any(isinstance(f.exception(), BrokenProcessPool) for f in finished):
+                    _stop_pool(pool)  # a worker died (killed, out of memory): the others' tasks fail with it
+                    pool = self._start()
         except BaseException:
             _stop_pool(pool)
             raise
         pool.shutdown()
+
+    def _start(self) -> ProcessPoolExecutor:
+        import multiprocessing
+
+        threads = max(1, (os.cpu_count() or 1) // self.workers)
+        return ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"), _worker_start, (threads,))
+
+    def _fits(self, task: Task, running) -> bool:
+        """A free worker, and the task's memory estimate fits beside those in flight (or nothing runs)."""
+        running = list(running)
+        in_flight = sum(t.memory_bytes for t in running)
+        return len(running) < self.workers and (not running or in_flight + task.memory_bytes <= self.memory_bytes)
+
+
+def _result(future, task: Task) -> TaskOutcome:
+    """The outcome a worker returned, or a failure when the worker itself failed (e.g. killed)."""
+    try:
+        return future.result()
+    except Cancelled:
+        raise
+    except Exception as error:
+        return TaskOutcome(task.id, FAILED, f"its worker failed: {type(error).__name__}: {error}")
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
@@ -171,21 +190,22 @@ class DaskCluster:
     name = "dask"
 
     def __init__(self, scheduler: str, log: Callable[[str], None] = print):
-        self.scheduler, self.log = scheduler, log
+        self.scheduler, self.log, self.local_workers = scheduler, log, None
+        if scheduler.startswith("local:"):
+            count = scheduler.partition(":")[2]
+            if not count.isdigit() or int(count) < 1:
+                raise InputError(f"--scheduler local:N needs a number of workers N >= 1, got {scheduler!r}")
+            self.local_workers = int(count)
+        self.workers = self.local_workers or 1
 
     def _client(self):
         try:
             from dask.distributed import Client, LocalCluster
         except ImportError:
             raise InputError("--scheduler needs Dask: pip install 'lowdose-robustness[cluster]'") from None
-        if self.scheduler.startswith("local:"):
-            try:
-                workers = int(self.scheduler.partition(":")[2])
-            except ValueError:
-                workers = 0
-            if workers < 1:
-                raise InputError(f"--scheduler local:N needs a number of workers N >= 1, got {self.scheduler!r}")
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        if self.local_workers:
+            cluster = LocalCluster(n_workers=self.local_workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
             return Client(cluster), cluster
         try:
             return Client(self.scheduler, timeout="20s"), None
@@ -210,7 +230,7 @@ class DaskCluster:
             while not pending.is_empty():
                 _check(cancel)
                 for future in pending.next_batch(block=False) or []:
-                    on_outcome(by_key[future.key], future.result())
+                    on_outcome(by_key[future.key], _result(future, by_key[future.key]))
                 if not pending.is_empty():
                     pending_wait(pending)
         finally:

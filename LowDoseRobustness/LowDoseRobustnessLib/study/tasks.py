@@ -55,12 +55,14 @@ class Task:
 
 @dataclass(frozen=True)
 class TaskOutcome:
-    """What became of a task: ``done``, ``skipped`` (all outputs finished), ``failed`` or ``blocked``."""
+    """What became of a task: ``done``, ``skipped`` (all outputs finished), ``failed`` or ``blocked``;
+    when it ran, its start (seconds since the epoch) and duration."""
 
     task_id: str
     status: str
     error: str = ""
     seconds: float = 0.0
+    started: float = 0.0
 
 
 def run_task(task: Task, *upstream: TaskOutcome, cancel=None) -> TaskOutcome:
@@ -70,16 +72,17 @@ def run_task(task: Task, *upstream: TaskOutcome, cancel=None) -> TaskOutcome:
         return TaskOutcome(task.id, BLOCKED, f"needs {failed[0]}, which failed")
     if not task.pending():
         return TaskOutcome(task.id, SKIPPED)
-    start = time.perf_counter()
+    started, start = time.time(), time.perf_counter()
+    status, error = DONE, ""
     try:
         RUNNERS[task.kind](task, cancel)
     except Cancelled:
         raise
-    except USER_ERRORS as error:
-        return TaskOutcome(task.id, FAILED, str(error), time.perf_counter() - start)
-    except Exception as error:  # a model or library failing on one case must not stop the study
-        return TaskOutcome(task.id, FAILED, f"{type(error).__name__}: {error}", time.perf_counter() - start)
-    return TaskOutcome(task.id, DONE, "", time.perf_counter() - start)
+    except USER_ERRORS as failure:
+        status, error = FAILED, str(failure)
+    except Exception as failure:  # a model or library failing on one case must not stop the study
+        status, error = FAILED, f"{type(failure).__name__}: {failure}"
+    return TaskOutcome(task.id, status, error, time.perf_counter() - start, started)
 
 
 def simulation_settings(options: dict):
