@@ -15,6 +15,7 @@ import SimpleITK as sitk
 from LowDoseRobustnessLib.cli import main as lowdose
 from LowDoseRobustnessLib.contract import StudyLayout
 from LowDoseRobustnessLib.io.labels import relabel_by_name
+from ct_crops import write_crop
 
 
 def test_relabel_by_name_matches_names_and_merged_groups():
@@ -25,20 +26,18 @@ def test_relabel_by_name_matches_names_and_merged_groups():
 
 
 @pytest.fixture(scope="module")
-def crop(example_data, tmp_path_factory):
+def crop(tmp_path_factory):
     """Slices 8..19 of the example CT and its ground truth."""
     folder = tmp_path_factory.mktemp("crop")
-    sitk.WriteImage(sitk.ReadImage(str(example_data / "example_ct_sm.nii.gz"))[:, :, 8:20], str(folder / "ct.nii.gz"))
-    sitk.WriteImage(sitk.ReadImage(str(example_data / "example_seg.nii.gz"))[:, :, 8:20], str(folder / "truth.nii.gz"))
+    write_crop(folder / "ct.nii.gz", 8, 12, centre=False)
+    write_crop(folder / "truth.nii.gz", 8, 12, labels=True, centre=False)
     return folder
 
 
 @pytest.fixture
-def small(example_data, tmp_path):
+def small(tmp_path):
     """The central 80 x 80 voxels of 4 slices: the cheapest real study."""
-    ct = sitk.ReadImage(str(example_data / "example_ct_sm.nii.gz"))
-    sitk.WriteImage(ct[21:101, 10:90, 12:16], str(tmp_path / "s.nii.gz"))
-    return tmp_path / "s.nii.gz"
+    return write_crop(tmp_path / "s.nii.gz", 12)
 
 
 def small_study(ct, output, *extra):

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import SimpleITK as sitk
 
 from LowDoseRobustnessLib.contract import ARTIFACT_MANIFEST_SUFFIX, StudyLayout, parse_progress
 from LowDoseRobustnessLib.io.atomic import PARTIAL_PREFIX
@@ -23,13 +22,14 @@ from LowDoseRobustnessLib.study.cases import find_cases
 from LowDoseRobustnessLib.study.engine import run_study
 from LowDoseRobustnessLib.study.plan import StudyRequest, StudySettings
 from segmenter_fixtures import TINY_MONAI_UNET
-from shared_data import EXAMPLES, REPOSITORY
+from ct_crops import write_crop
+from shared_data import REPOSITORY
 
 DOSES = ("0.25", "0.5", "0.75")
 RECONSTRUCTIONS = ("fbp", "nlm")
 MODELS = ("builtin", f"monai:{TINY_MONAI_UNET}")
 CROPS = {"a": 8, "b": 13, "c": 18}
-"""Case -> first of its 4 slices; in-plane the central 80 x 80 voxels (cheap for the models)."""
+"""Case -> first of its 4 slices (the central 80 x 80 voxels in-plane)."""
 TASKS = 3 * len(RECONSTRUCTIONS) * (1 + len(MODELS) * ((len(DOSES) + 1) + len(DOSES)))
 """Per case and reconstruction: one simulation, per model 4 segmentations and 3 comparisons with full dose."""
 
@@ -63,9 +63,8 @@ def manifests(root: Path, cells_only: bool = False) -> dict[Path, tuple[int, str
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("cases")
-    ct = sitk.ReadImage(str(EXAMPLES / "example_ct_sm.nii.gz"))
     for name, first in CROPS.items():
-        sitk.WriteImage(ct[21:101, 10:90, first:first + 4], str(folder / f"{name}.nii.gz"))
+        write_crop(folder / f"{name}.nii.gz", first)
     return folder
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-import SimpleITK as sitk
 
 from LowDoseRobustnessLib.contract import StudyLayout
 from LowDoseRobustnessLib.errors import Cancelled, InputError
@@ -14,15 +13,13 @@ from LowDoseRobustnessLib.study.executors import ProcessPool
 from LowDoseRobustnessLib.study.folder import open_study_folder
 from LowDoseRobustnessLib.study.identity import FileHashes
 from LowDoseRobustnessLib.study.plan import StudyRequest, StudySettings, noise_seed, plan_study
+from ct_crops import write_crop
 from segmenter_fixtures import TINY_MONAI_UNET
 
 
 @pytest.fixture
-def small(example_data, tmp_path):
-    """The central 80 x 80 voxels of 4 slices of the example CT."""
-    ct = sitk.ReadImage(str(example_data / "example_ct_sm.nii.gz"))
-    sitk.WriteImage(ct[21:101, 10:90, 12:16], str(tmp_path / "s.nii.gz"))
-    return tmp_path / "s.nii.gz"
+def small(tmp_path):
+    return write_crop(tmp_path / "s.nii.gz", 12)
 
 
 def test_cases_from_files_folders_dicom_and_a_manifest(example_data, tmp_path):

@@ -75,10 +75,10 @@ def run_study(request: StudyRequest, output_dir: str | Path, settings: StudySett
         inputs = _identify_cases(request, manifest.get("cases", {}), hashes, outcome.failures, log)
         request = replace(request, cases=tuple(c for c in request.cases if c.name in inputs))
         tasks = plan_study(request, settings, layout, inputs, hashes, overwrite)
+        cases = {c.name: {"ct": str(c.ct), "ground_truth": str(c.ground_truth or ""), "contrast": c.contrast,
+                          **inputs[c.name]} for c in request.cases}
         write_manifest(layout, {"settings": settings.as_dict(), "request": request.grid(),
-                                "cases": {c.name: {"ct": str(c.ct), "ground_truth": str(c.ground_truth or ""),
-                                                   "contrast": c.contrast, **inputs[c.name]} for c in request.cases},
-                                "file_hashes": hashes.known})
+                                "cases": {**manifest.get("cases", {}), **cases}, "file_hashes": hashes.known})
         atomic_write_text(layout.cases_csv, _cases_csv(request), overwrite=True)
         _run_tasks(tasks, executor, progress, cancel, outcome)
         _write_failures(layout, outcome.failures)
@@ -104,7 +104,7 @@ def _identify_cases(request: StudyRequest, previous: dict, hashes: FileHashes, f
     for case in request.cases:
         try:
             identity = {"ct_sha256": hashes(case.ct),
-                        "ground_truth_sha256": hashes(case.ground_truth) if case.ground_truth else None}
+                        "ground_truth_sha256": _label_map_hash(case.ground_truth, hashes) if case.ground_truth else None}
         except OSError as error:
             failures.append(_failure(case.name, "case", f"cannot read the case's input: {error}"))
             log(f"case {case.name}: cannot read its input ({error}); the study goes on without it")
@@ -115,6 +115,14 @@ def _identify_cases(request: StudyRequest, previous: dict, hashes: FileHashes, f
                 log(f"case {case.name}: its {what} changed since the last run; what depends on it is recomputed")
         inputs[case.name] = identity
     return inputs
+
+
+def _label_map_hash(path: Path, hashes: FileHashes) -> str:
+    """Content hash of a label map and of its label-name sidecar (names decide how labels are matched)."""
+    from LowDoseRobustnessLib.io.labels import sidecar_path
+
+    sidecar = sidecar_path(path)
+    return hashes(path) + (f"+{hashes(sidecar)}" if sidecar.is_file() else "")
 
 
 def _run_tasks(tasks: list[Task], executor, progress, cancel, outcome: StudyOutcome) -> None:

@@ -76,14 +76,39 @@ def model_identity(spec: str, hashes: FileHashes) -> dict:
     kind, _, argument = spec.partition(":")
     identity = {"spec": spec}
     path = Path(argument).expanduser() if argument else default_checkpoint(SEGMENTERS, kind)
-    if path is not None and path.exists():
-        identity["files"] = hashes(path)
+    if kind != "totalsegmentator" and path is not None and path.exists():
+        identity["files"] = [hashes(p) for p in (path, *referenced_files(path))]
     if kind == "totalsegmentator":
         try:
             identity["package"] = version("TotalSegmentator")
         except PackageNotFoundError:
             identity["package"] = None
     return identity
+
+
+def referenced_files(config: Path) -> list[Path]:
+    """Files a JSON/YAML model config names by a path relative to its folder (e.g. its checkpoint), sorted."""
+    if config.suffix.lower() not in (".json", ".yaml", ".yml") or not config.is_file():
+        return []
+    try:
+        if config.suffix.lower() == ".json":
+            content = json.loads(config.read_text(encoding="utf-8"))
+        else:
+            import yaml
+
+            content = yaml.safe_load(config.read_text(encoding="utf-8"))
+    except (ImportError, OSError, ValueError):
+        return []
+    strings, stack = [], [content]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and 0 < len(item) < 256:
+            strings.append(item)
+    return sorted({config.parent / s for s in strings if (config.parent / s).is_file()})
 
 
 def reconstruction_identity(name: str, options: dict, hashes: FileHashes) -> dict:
