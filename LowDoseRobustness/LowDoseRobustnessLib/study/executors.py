@@ -81,11 +81,18 @@ class InProcess:
             on_outcome(task, outcome)
 
 
+_WORKER = {"busy": False}
+
+
 def _worker_start(threads: int) -> None:
-    """In each pool worker: SIGINT is the parent's business; SIGTERM ends the task cleanly (temporaries removed)."""
+    """In each pool worker: SIGINT is the parent's business; SIGTERM ends a running task cleanly (its temporary
+    file removed) or an idle worker at once."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def stop(number, frame):
+        if not _WORKER["busy"]:
+            os._exit(0)
+        _WORKER["busy"] = False
         raise Cancelled("stopped by the study")
 
     signal.signal(signal.SIGTERM, stop)
@@ -133,7 +140,7 @@ class ProcessPool:
                         continue
                     waiting.remove(task)
                     if outcome is None:
-                        running[pool.submit(run_task, task)] = task
+                        running[pool.submit(_pool_task, task)] = task
                     else:
                         outcomes[task.id] = outcome
                         on_outcome(task, outcome)
@@ -163,6 +170,15 @@ class ProcessPool:
         return len(running) < self.workers and (not running or in_flight + task.memory_bytes <= self.memory_bytes)
 
 
+def _pool_task(task: Task) -> TaskOutcome:
+    """:func:`.tasks.run_task` in a pool worker, marked busy while it runs (see :func:`_worker_start`)."""
+    _WORKER["busy"] = True
+    try:
+        return run_task(task)
+    finally:
+        _WORKER["busy"] = False
+
+
 def _result(future, task: Task) -> TaskOutcome:
     """The outcome a worker returned, or a failure when the worker itself failed (e.g. killed)."""
     try:
@@ -182,6 +198,8 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
             process.terminate()
     for process in processes:
         process.join(timeout=10)
+        if process.is_alive():
+            process.kill()
 
 
 class DaskCluster:
