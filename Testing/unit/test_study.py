@@ -15,6 +15,10 @@ import SimpleITK as sitk
 from LowDoseRobustnessLib.cli import main as lowdose
 from LowDoseRobustnessLib.contract import StudyLayout
 from LowDoseRobustnessLib.io.labels import relabel_by_name
+from LowDoseRobustnessLib.study.cases import find_cases
+from LowDoseRobustnessLib.study.engine import run_study
+from LowDoseRobustnessLib.study.executors import ProcessPool
+from LowDoseRobustnessLib.study.plan import StudyRequest, StudySettings
 from ct_crops import write_crop
 
 
@@ -36,7 +40,7 @@ def crop(tmp_path_factory):
 
 @pytest.fixture
 def small(tmp_path):
-    """The central 80 x 80 voxels of 4 slices: the cheapest real study."""
+    """The central 64 x 64 voxels of 4 slices: the cheapest real study."""
     return write_crop(tmp_path / "s.nii.gz", 12)
 
 
@@ -128,9 +132,13 @@ def test_failed_case_and_failed_model_go_to_failures_csv_and_the_rest_goes_on(sm
     assert set(results["case"]) == {"good"} and set(results["model"]) == {"builtin"}
 
 
-def test_realizations_give_independent_noise_and_an_attack_rate(small, tmp_path):
+def test_realizations_in_a_memory_bounded_pool_give_independent_noise_and_an_attack_rate(small, tmp_path):
     out = tmp_path / "study"
-    assert lowdose(small_study(small, out, "--realizations", "3", "--failure-dice", "0.95")) == 0
+    request = StudyRequest(find_cases([small]), [0.25], realizations=3, failure_dice=0.95)
+    outcome = run_study(request, out, StudySettings(geometry="fast"), executor=ProcessPool(2, memory_bytes=1))
+    assert outcome.exit_code == 0 and outcome.counts["done"] == 3 + 4 + 3
+    spans = sorted((o.started, o.started + o.seconds) for o in outcome.outcomes)
+    assert all(later[0] >= earlier[1] - 0.01 for earlier, later in zip(spans, spans[1:]))  # one task at a time
     volumes = out / "volumes" / "s" / "fbp"
     assert sorted(p.name for p in volumes.glob("*.nii.gz")) == [
         "dose_025.nii.gz", "dose_025_r1.nii.gz", "dose_025_r2.nii.gz", "dose_100.nii.gz"]

@@ -29,7 +29,7 @@ DOSES = ("0.25", "0.5", "0.75")
 RECONSTRUCTIONS = ("fbp", "nlm")
 MODELS = ("builtin", f"monai:{TINY_MONAI_UNET}")
 CROPS = {"a": 8, "b": 13, "c": 18}
-"""Case -> first of its 4 slices (the central 80 x 80 voxels in-plane)."""
+"""Case -> first of its 4 slices (the central 64 x 64 voxels in-plane)."""
 TASKS = 3 * len(RECONSTRUCTIONS) * (1 + len(MODELS) * ((len(DOSES) + 1) + len(DOSES)))
 """Per case and reconstruction: one simulation, per model 4 segmentations and 3 comparisons with full dose."""
 

@@ -9,7 +9,6 @@ from LowDoseRobustnessLib.contract import StudyLayout
 from LowDoseRobustnessLib.errors import Cancelled, InputError
 from LowDoseRobustnessLib.study.cases import Case, find_cases
 from LowDoseRobustnessLib.study.engine import run_study
-from LowDoseRobustnessLib.study.executors import ProcessPool
 from LowDoseRobustnessLib.study.folder import open_study_folder
 from LowDoseRobustnessLib.study.identity import FileHashes
 from LowDoseRobustnessLib.study.plan import StudyRequest, StudySettings, noise_seed, plan_study
@@ -81,19 +80,6 @@ def test_graph_keys_seeds_and_gpu_annotations(small, tmp_path):
             StudyRequest(find_cases([small]), **{"doses": [0.5], field: value})
     with pytest.raises(InputError, match="noise mode"):
         StudySettings(noise="pink")
-
-
-def test_process_pool_never_runs_more_than_memory_allows(small, tmp_path):
-    layout = open_study_folder(tmp_path / "study")
-    hashes = FileHashes()
-    inputs = {"s": {"ct_sha256": hashes(small), "ground_truth_sha256": None}}
-    request = StudyRequest(find_cases([small]), [0.25], ["fbp"], ["builtin"])
-    tasks = plan_study(request, StudySettings(geometry="fast"), layout, inputs, hashes)
-    outcomes = []
-    ProcessPool(2, memory_bytes=1).run(tasks, lambda task, outcome: outcomes.append(outcome))
-    assert [o.status for o in outcomes] == ["done"] * 4
-    spans = sorted((o.started, o.started + o.seconds) for o in outcomes)
-    assert all(later[0] >= earlier[1] - 0.01 for earlier, later in zip(spans, spans[1:]))  # one at a time
 
 
 def test_cancel_check_stops_between_tasks_and_leaves_finished_artifacts(small, tmp_path):

@@ -37,12 +37,14 @@ def log_to_stderr(message: str) -> None:
 
 @dataclass
 class StudyOutcome:
-    """What a run of the engine did: the folder, task counts, failures and the results table (None if empty)."""
+    """What a run of the engine did: the folder, each task's outcome, their counts, the failures (rows of
+    failures.csv) and the results table (None if empty)."""
 
     layout: StudyLayout
     counts: Counter = field(default_factory=Counter)
     failures: list = field(default_factory=list)
     results: object = None
+    outcomes: list = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -132,6 +134,7 @@ def _run_tasks(tasks: list[Task], executor, progress, cancel, outcome: StudyOutc
     by_id = {t.id: t for t in tasks}
 
     def on_outcome(task: Task, result: TaskOutcome) -> None:
+        outcome.outcomes.append(result)
         outcome.counts[result.status] += 1
         if result.status == FAILED:
             outcome.failures.append(_failure(task.case.name, task.kind, result.error, task))
