@@ -108,6 +108,7 @@ def _overview(rows: pd.DataFrame) -> str:
     facts = {"cases": rows["case"].nunique(), "models": ", ".join(map(str, sorted(rows["model"].unique()))),
              "reconstructions": ", ".join(map(str, sorted(rows["reconstruction"].unique()))),
              "doses (% of full dose)": ", ".join(f"{100 * d:g}" for d in sorted(rows["dose"].dropna().unique())),
+             "noise realizations per dose": rows["realization"].nunique() if "realization" in rows else 1,
              "labels": rows["label"].nunique(), "compared with": ", ".join(sorted(rows["reference"].unique())),
              "rows": len(rows)}
     items = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>" for k, v in facts.items())

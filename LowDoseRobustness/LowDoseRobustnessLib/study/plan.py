@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Optional
 
 from LowDoseRobustnessLib.contract import (BACKEND_CHOICES, DEFAULT_DOSES, DEFAULT_FAILURE_DICE,
                                            DEFAULT_INCIDENT_FLUX, GEOMETRIES, NOISE_MODES, RECONSTRUCTIONS,
