@@ -1,8 +1,9 @@
 """The study engine on a real multi-case study: on a Dask cluster, interrupted by SIGTERM and resumed, extended.
 
-3 cases (4-slice crops of the example CT) x 3 doses x 2 reconstructions (fbp, nlm) x 2 models
-(built-in, tiny MONAI U-Net), fast geometry. The uninterrupted run on a Dask LocalCluster is the
-reference that the in-process run, killed halfway and resumed, must reproduce byte for byte.
+3 cases (4-slice crops of the example CT) x 3 doses x 2 reconstructions (fbp, cnn) x 2 models
+(built-in, tiny MONAI U-Net), fast geometry, one torch thread per task. The uninterrupted run on a
+Dask LocalCluster is the reference that the in-process run, killed halfway and resumed, must
+reproduce byte for byte.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from ct_crops import write_crop
 from shared_data import REPOSITORY
 
 DOSES = ("0.25", "0.5", "0.75")
-RECONSTRUCTIONS = ("fbp", "nlm")
+RECONSTRUCTIONS = ("fbp", "cnn")
 MODELS = ("builtin", f"monai:{TINY_MONAI_UNET}")
 CROPS = {"a": 8, "b": 13, "c": 18}
 """Case -> first of its 4 slices (the central 64 x 64 voxels in-plane)."""
@@ -35,7 +36,7 @@ TASKS = 3 * len(RECONSTRUCTIONS) * (1 + len(MODELS) * ((len(DOSES) + 1) + len(DO
 
 
 def study_arguments(cases: Path, output: Path, *extra: str) -> list[str]:
-    arguments = ["study", str(cases), "--geometry", "fast", "-o", str(output), *extra]
+    arguments = ["study", str(cases), "--geometry", "fast", "--threads", "1", "-o", str(output), *extra]
     for dose in DOSES:
         arguments += ["--dose", dose]
     for method in RECONSTRUCTIONS:
@@ -109,7 +110,7 @@ def test_sigterm_halfway_then_resume_in_process_recomputes_nothing_and_equals_da
     assert len(finished) >= TASKS // 2 - 6  # a simulation commits several volumes
 
     outcome = run_study(StudyRequest(find_cases([cases]), [float(d) for d in DOSES], RECONSTRUCTIONS, MODELS),
-                        output, StudySettings(geometry="fast"))
+                        output, StudySettings(geometry="fast"), threads=1)
     assert outcome.exit_code == 0
     assert outcome.counts["done"] + outcome.counts["skipped"] == TASKS
     print(f"\nSIGTERM at {fractions[-1]:.0%}; second pass ran {outcome.counts['done']} of {TASKS} tasks")

@@ -49,6 +49,9 @@ def add_parser(subparsers) -> None:
     executors.add_argument("--scheduler", metavar="ADDRESS|local:N",
                            help="run on a Dask cluster: a scheduler address, or local:N for a local cluster of N "
                                 "workers (needs the 'cluster' extra; workers must see the study folder)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="torch threads per task (default: all cores in this process, cores/N with --workers N, "
+                             "1 on Dask); the same N gives the same bytes on every executor, CNN outputs included")
     parser.add_argument("-o", "--output", required=True, help="study folder (new, empty, or an earlier study)")
     parser.add_argument("--overwrite", action="store_true",
                         help="recompute everything this study owns (and accept changed settings); files the "
@@ -67,17 +70,18 @@ def run(arguments) -> int:
                            arguments.recon or ["fbp"], arguments.model or ["builtin"], arguments.realizations,
                            arguments.failure_dice, segmenter_options={"device": arguments.device})
     return run_and_summarize(request, settings, arguments.output, arguments.overwrite, arguments.workers,
-                             arguments.scheduler)
+                             arguments.scheduler, arguments.threads)
 
 
-def run_and_summarize(request, settings, output, overwrite: bool, workers: int = 0, scheduler=None) -> int:
+def run_and_summarize(request, settings, output, overwrite: bool, workers: int = 0, scheduler=None,
+                      threads=None) -> int:
     """Run the engine with a progress bar, SIGINT/SIGTERM as cancellation, and print the summary (also for demo)."""
     from LowDoseRobustnessLib.progress import terminal_progress
     from LowDoseRobustnessLib.study.engine import run_study
     from LowDoseRobustnessLib.study.executors import signals_cancel
 
     with signals_cancel(), terminal_progress() as progress:
-        outcome = run_study(request, output, settings, overwrite, workers, scheduler, progress)
+        outcome = run_study(request, output, settings, overwrite, workers, scheduler, progress, threads=threads)
     print_summary(outcome)
     return outcome.exit_code
 

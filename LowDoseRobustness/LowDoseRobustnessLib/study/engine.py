@@ -55,14 +55,18 @@ class StudyOutcome:
 def run_study(request: StudyRequest, output_dir: str | Path, settings: StudySettings = StudySettings(),
               overwrite: bool = False, workers: int = 0, scheduler: Optional[str] = None,
               progress: Optional[ProgressCallback] = None, cancel: Optional[CancelCheck] = None,
-              log: Callable[[str], None] = log_to_stderr, executor=None) -> StudyOutcome:
+              log: Callable[[str], None] = log_to_stderr, executor=None,
+              threads: Optional[int] = None) -> StudyOutcome:
     """Run (or resume, or extend) the study of ``request`` in ``output_dir``; see the module docstring.
 
     ``overwrite``: recompute every artifact of the request and accept changed study settings
     (files the engine did not write are never touched). ``workers`` > 1: a local process
     pool; ``scheduler``: a Dask scheduler address or ``local:N``; ``executor``: one of
-    :mod:`.executors` given directly (instead of ``workers``/``scheduler``).
+    :mod:`.executors` given directly (instead of ``workers``/``scheduler``); ``threads``: torch
+    threads per task (the same number gives the same bytes on every executor, CNNs included).
     """
+    if threads is not None and threads < 1:
+        raise InputError(f"--threads must be at least 1, got {threads}")
     executor = executor or make_executor(workers, scheduler, log)
     layout = open_study_folder(output_dir)
     with study_lock(layout.lock, log):
@@ -82,7 +86,7 @@ def run_study(request: StudyRequest, output_dir: str | Path, settings: StudySett
         write_manifest(layout, {"settings": settings.as_dict(), "request": request.grid(),
                                 "cases": {**manifest.get("cases", {}), **cases}, "file_hashes": hashes.known})
         atomic_write_text(layout.cases_csv, _cases_csv(request), overwrite=True)
-        _run_tasks(tasks, executor, progress, cancel, outcome)
+        _run_tasks(tasks, executor, progress, cancel, outcome, threads)
         _write_failures(layout, outcome.failures)
         from LowDoseRobustnessLib.study.summary import write_study_results
 
@@ -127,7 +131,7 @@ def _label_map_hash(path: Path, hashes: FileHashes) -> str:
     return hashes(path) + (f"+{hashes(sidecar)}" if sidecar.is_file() else "")
 
 
-def _run_tasks(tasks: list[Task], executor, progress, cancel, outcome: StudyOutcome) -> None:
+def _run_tasks(tasks: list[Task], executor, progress, cancel, outcome: StudyOutcome, threads=None) -> None:
     """Report finished tasks as skipped, run the others (dependencies on skipped tasks are met)."""
     to_run = [t for t in tasks if t.pending()]
     counter = StudyProgress(tasks, progress, getattr(executor, "workers", 1))
@@ -144,8 +148,8 @@ def _run_tasks(tasks: list[Task], executor, progress, cancel, outcome: StudyOutc
         if task not in to_run:
             on_outcome(task, TaskOutcome(task.id, SKIPPED))
     running = {t.id for t in to_run}
-    executor.run([replace(t, depends=tuple(d for d in t.depends if d in running)) for t in to_run], on_outcome,
-                 cancel)
+    executor.run([replace(t, depends=tuple(d for d in t.depends if d in running), threads=threads) for t in to_run],
+                 on_outcome, cancel)
     outcome.counts.setdefault(DONE, 0)
 
 

@@ -17,7 +17,9 @@ exception, so the rest of the study goes on; its dependants are ``blocked``.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Iterator, Optional
 from LowDoseRobustnessLib.errors import USER_ERRORS, Cancelled
 from LowDoseRobustnessLib.study.artifacts import Artifact
 from LowDoseRobustnessLib.study.cases import Case
@@ -47,6 +49,8 @@ class Task:
     memory_bytes: int = 0
     resources: dict = field(default_factory=dict)
     overwrite: bool = False
+    threads: Optional[int] = None
+    """torch threads for this task (None: the executor's); convolutions sum in an order that depends on it."""
 
     def pending(self) -> list[Artifact]:
         """The outputs still to write (all of them with ``overwrite``)."""
@@ -75,7 +79,8 @@ def run_task(task: Task, *upstream: TaskOutcome, cancel=None) -> TaskOutcome:
     started, start = time.time(), time.perf_counter()
     status, error = DONE, ""
     try:
-        RUNNERS[task.kind](task, cancel)
+        with torch_threads(task.threads):
+            RUNNERS[task.kind](task, cancel)
     except Cancelled:
         raise
     except USER_ERRORS as failure:
@@ -83,6 +88,22 @@ def run_task(task: Task, *upstream: TaskOutcome, cancel=None) -> TaskOutcome:
     except Exception as failure:  # a model or library failing on one case must not stop the study
         status, error = FAILED, f"{type(failure).__name__}: {failure}"
     return TaskOutcome(task.id, status, error, time.perf_counter() - start, started)
+
+
+@contextmanager
+def torch_threads(threads: Optional[int]) -> Iterator[None]:
+    """Run the block with ``threads`` torch intra-op threads (unchanged when None), then restore the count."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def simulation_settings(options: dict):
