@@ -35,9 +35,14 @@ MEMORY_SHARE = 0.8
 POLL_SECONDS = 0.2
 
 
+class Interrupted(BaseException):
+    """A signal's interruption. Not an ``Exception`` (as KeyboardInterrupt is not), so that no library's
+    ``except Exception`` / ``except RuntimeError`` turns it into an error of the task that was running."""
+
+
 @contextmanager
 def signals_cancel() -> Iterator[None]:
-    """SIGINT and SIGTERM raise :class:`Cancelled` in the main thread while the block runs."""
+    """SIGINT and SIGTERM stop the block (in the main thread); it ends with :class:`Cancelled`."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -45,12 +50,14 @@ def signals_cancel() -> Iterator[None]:
     def stop(number, frame):
         for other in previous:  # a second signal must not interrupt the clean-up
             signal.signal(other, signal.SIG_IGN)
-        raise Cancelled(f"interrupted ({signal.Signals(number).name}); finished artifacts are kept: "
-                        "run the same command again to resume")
+        raise Interrupted(f"interrupted ({signal.Signals(number).name}); finished artifacts are kept: "
+                          "run the same command again to resume")
 
     previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
+    except Interrupted as interruption:
+        raise Cancelled(str(interruption)) from None
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
@@ -93,7 +100,7 @@ def _worker_start(threads: int) -> None:
         if not _WORKER["busy"]:
             os._exit(0)
         _WORKER["busy"] = False
-        raise Cancelled("stopped by the study")
+        raise Interrupted("stopped by the study")
 
     signal.signal(signal.SIGTERM, stop)
     os.environ["OMP_NUM_THREADS"] = str(threads)
