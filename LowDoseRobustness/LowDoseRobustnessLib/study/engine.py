@@ -144,9 +144,10 @@ def _run_tasks(tasks: list[Task], executor, progress, cancel, outcome: StudyOutc
             outcome.failures.append(_failure(task.case.name, task.kind, result.error, task))
         counter(by_id[task.id], result)
 
-    for task in tasks:
-        if task not in to_run:
-            on_outcome(task, TaskOutcome(task.id, SKIPPED))
+    finished = [t for t in tasks if t not in to_run]
+    outcome.outcomes += [TaskOutcome(t.id, SKIPPED) for t in finished]
+    outcome.counts[SKIPPED] += len(finished)
+    counter.skipped(finished)
     running = {t.id for t in to_run}
     executor.run([replace(t, depends=tuple(d for d in t.depends if d in running), threads=threads) for t in to_run],
                  on_outcome, cancel)

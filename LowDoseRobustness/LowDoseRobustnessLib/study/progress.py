@@ -37,6 +37,14 @@ class StudyProgress:
         self.callback, self.parallel = callback, max(1, parallel)
         self.started = time.monotonic()
 
+    def skipped(self, tasks: list[Task]) -> None:
+        """Count finished tasks that need not run, in one report."""
+        for task in tasks:
+            self.left[task.kind] -= 1
+        self.counts[SKIPPED] += len(tasks)
+        if tasks and self.callback is not None:
+            self.callback(self.resolved / self.total, f"{self.summary()}: {len(tasks)} already done")
+
     def __call__(self, task: Task, outcome: TaskOutcome) -> None:
         self.left[task.kind] -= 1
         status = FAILED if outcome.status == BLOCKED else outcome.status

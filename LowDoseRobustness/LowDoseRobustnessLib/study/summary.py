@@ -14,7 +14,7 @@ from LowDoseRobustnessLib.contract import REFERENCE_DOSE, StudyLayout
 from LowDoseRobustnessLib.study.artifacts import Artifact
 from LowDoseRobustnessLib.study.identity import recipe_key
 
-REPORT_FORMAT = 2
+REPORT_FORMAT = 3
 """Raise when the report's content changes, so existing reports are redrawn."""
 
 
