@@ -7,6 +7,8 @@ its CPU time (user + system, all its processes) is printed too, as wall time on 
 says little.
 
     python Testing/benchmarks/bench_demo.py [--geometry clinical|fast] [--workers N] [--keep DIR]
+
+(without --workers, the demo's default number of worker processes)
 """
 from __future__ import annotations
 
@@ -24,12 +26,13 @@ FIRST_RUN_TARGET_S = 300.0
 RERUN_SHARE_TARGET = 0.2
 
 
-def run_demo(output: Path, cache: Path, geometry: str, workers: int) -> tuple[float, float]:
+def run_demo(output: Path, cache: Path, geometry: str, workers) -> tuple[float, float]:
     """Wall and CPU seconds of one ``lowdose demo`` process (its progress lines go to a log beside the study)."""
     environment = dict(os.environ, LOWDOSE_MATRIX_CACHE=str(cache), PYTHONPATH=os.pathsep.join(
         [str(REPOSITORY / "LowDoseRobustness"), str(REPOSITORY / "SyntheticCT"), os.environ.get("PYTHONPATH", "")]))
+    workers_option = [] if workers is None else ["--workers", str(workers)]
     command = [sys.executable, "-c", "import sys; from LowDoseRobustnessLib.cli import main; sys.exit(main())",
-               "demo", "-o", str(output), "--geometry", geometry, "--workers", str(workers)]
+               "demo", "-o", str(output), "--geometry", geometry, *workers_option]
     cpu_before = _children_cpu_s()
     start = time.perf_counter()
     with open(output.parent / f"{output.name}.log", "a") as log:
@@ -45,7 +48,7 @@ def _children_cpu_s() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--geometry", default="clinical", choices=("clinical", "fast"))
-    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--workers", type=int)
     parser.add_argument("--keep", help="write the study here (default: a temporary folder)")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_demo_") as scratch:
@@ -54,7 +57,8 @@ def main() -> None:
         output.parent.mkdir(parents=True, exist_ok=True)
         first = run_demo(output, scratch / "matrix_cache", arguments.geometry, arguments.workers)
         second = run_demo(output, scratch / "matrix_cache", arguments.geometry, arguments.workers)
-    print(f"lowdose demo ({arguments.geometry} geometry, workers={arguments.workers}, {os.cpu_count()} cores)")
+    workers = "the demo's default" if arguments.workers is None else arguments.workers
+    print(f"lowdose demo ({arguments.geometry} geometry, workers: {workers}, {os.cpu_count()} cores)")
     (first, first_cpu), (second, second_cpu) = first, second
     print(f"first run (empty projector cache): {first:6.1f} s wall, {first_cpu:6.1f} s CPU   target < "
           f"{FIRST_RUN_TARGET_S:.0f} s: {'met' if first < FIRST_RUN_TARGET_S else 'MISSED'}")

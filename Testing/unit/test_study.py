@@ -168,4 +168,5 @@ def test_demo_command_runs_the_sample_study(monkeypatch, tmp_path):
     assert [(c.ct, c.ground_truth) for c in request.cases] == [(SAMPLE_CT, SAMPLE_LABELS)]
     assert request.doses == (0.8, 0.6, 0.4, 0.2) and request.reconstructions == ("fbp", "iterative", "cnn")
     assert request.models == ("builtin",) and settings.geometry == "clinical"
-    assert output == str(tmp_path / "demo") and not overwrite and demo.DEMO_OUTPUT == "demo_output"
+    assert output == str(tmp_path / "demo") and not overwrite and workers == demo.DEMO_WORKERS == 2
+    assert demo.DEMO_OUTPUT == "demo_output"
