@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -257,17 +258,15 @@ class DaskCluster:
                 for future in pending.next_batch(block=False) or []:
                     on_outcome(by_key[future.key], _result(future, by_key[future.key]))
                 if not pending.is_empty():
-                    pending_wait(pending)
+                    _wait_briefly(pending)
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
 
 
-def pending_wait(pending) -> None:
-    """Wait briefly for the next finished future (so the cancel check and signals stay responsive)."""
-    import time
-
+def _wait_briefly(pending) -> None:
+    """Wait up to :data:`POLL_SECONDS` for the next finished future (the cancel check and signals stay responsive)."""
     deadline = time.monotonic() + POLL_SECONDS
     while time.monotonic() < deadline and not pending.has_ready():
         time.sleep(0.02)
@@ -275,6 +274,8 @@ def pending_wait(pending) -> None:
 
 def make_executor(workers: int = 0, scheduler: Optional[str] = None, log: Callable[[str], None] = print):
     """In-process (``workers`` 0 or 1), a process pool (``workers`` > 1), or Dask (``scheduler``)."""
+    if workers < 0:
+        raise InputError(f"--workers must be 0 (this process) or more, got {workers}")
     if scheduler:
         return DaskCluster(scheduler, log)
     return ProcessPool(workers) if workers > 1 else InProcess()
