@@ -8,8 +8,8 @@ over the slice axis). The grid's symmetries (:mod:`.symmetry`) map the views ont
 other, so only one view per orbit is stored: one in eight on a square grid (views of
 the first 45 degrees), one in four on a rectangular one; each product projects the
 moved images (rotated, mirrored) of a slice block at once. The matrix is built here,
-vectorised on every core, not exported from ASTRA: ``astra.matrix.get`` copies
-element by element (~40 s for the clinical 512 x 512 grid, against ~1 s here).
+vectorised on every core (1.6x faster than ASTRA's single-threaded construction and
+element-by-element export, and exact on rectangular pixels, which ASTRA refuses).
 
 Reconstruction rebins the fan data to parallel beams (theta = beta - gamma,
 s = SID sin gamma, gamma = atan(u / SDD); Kak & Slaney ch. 3.4), folds the two
