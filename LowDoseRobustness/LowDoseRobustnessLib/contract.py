@@ -96,6 +96,12 @@ DENOISERS = Registry("denoiser", {
     "cnn": f"{PACKAGE}.reconstruction.denoisers.redcnn:RedCnnDenoiser",
     "nlm": f"{PACKAGE}.reconstruction.denoisers.nlm:NonLocalMeansDenoiser",
 })
+ITERATIVE_ALGORITHMS = Registry("iterative algorithm", {
+    "pwls": f"{PACKAGE}.reconstruction.pwls:reconstruct_pwls",
+    "mbir": f"{PACKAGE}.reconstruction.mbir:reconstruct_mbir",
+    "asd-pocs": f"{PACKAGE}.reconstruction.asd_pocs:reconstruct_asd_pocs",
+})
+"""Algorithms of ``--recon iterative``; each runs on every backend, through the backend's own solver if it has one."""
 SEGMENTERS = Registry("segmenter", {
     "builtin": f"{PACKAGE}.segmenters.builtin:BuiltinSegmenter",
     "totalsegmentator": f"{PACKAGE}.segmenters.totalsegmentator:TotalSegmentatorSegmenter",
