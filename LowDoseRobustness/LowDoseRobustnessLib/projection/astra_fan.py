@@ -5,14 +5,11 @@ per geometry as a sparse matrix (ASTRA's ``line_fanflat`` ray model, lengths in 
 and applied to all slices at once (a sparse x dense product over the slice axis).
 A square pixel grid turned by 90 degrees maps onto itself, so only the views of
 the first 90 degrees are stored; the other views project the rotated image
-(``np.rot90``), which cuts memory and build time by four (by two for the parallel
-beams of the reconstruction, which span 180 degrees).
+(``np.rot90``), which cuts memory and build time by four.
 
-Reconstruction rebins the fan data to parallel beams (theta = beta - gamma,
-s = SID sin gamma, gamma = atan(u / SDD); Kak & Slaney ch. 3.4), folds the two
-redundant half-turns, ramp-filters along s and backprojects with the transpose of
-ASTRA's parallel-beam matrix. Only ASTRA's 2D CPU code is called (its 3D code
-needs CUDA and aborts the process without it).
+Reconstruction rebins the fan data to parallel beams and backprojects pixel-driven
+(:mod:`.rebinned_fbp`). Only ASTRA's 2D CPU code is called (its 3D code needs CUDA
+and aborts the process without it).
 """
 from __future__ import annotations
 
@@ -20,7 +17,6 @@ import hashlib
 import math
 import os
 import shutil
-import warnings
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -29,25 +25,17 @@ import scipy.sparse as sp
 import torch
 
 from LowDoseRobustnessLib.projection.geometry import ScanGeometry
-from LowDoseRobustnessLib.reconstruction.filters import filter_projections
+from LowDoseRobustnessLib.projection.rebinned_fbp import rebinned_fbp
+from LowDoseRobustnessLib.projection.sparse import to_torch_csr
+from LowDoseRobustnessLib.reconstruction.filters import FilterSpec
 from LowDoseRobustnessLib.errors import InputError
 
 FORWARD_SLICES_PER_CHUNK = 8
 BACKWARD_SLICES_PER_CHUNK = 16
 """Slices per sparse product: small enough that the slice block stays in cache (measured best on 2 cores)."""
-CACHE_FORMAT = 2
-MATRIX_NAMES = ("fan", "parallel_t", "rebin")
+CACHE_FORMAT = 3
+MATRIX_NAMES = ("fan",)
 CSR_PARTS = ("data", "indices", "indptr")
-
-
-def _to_torch_csr(matrix: sp.csr_matrix) -> torch.Tensor:
-    matrix = matrix.tocsr().astype(np.float32, copy=False)
-    index_type = np.int32 if matrix.nnz < 2 ** 31 else np.int64
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
-        return torch.sparse_csr_tensor(torch.from_numpy(matrix.indptr.astype(index_type, copy=False)),
-                                       torch.from_numpy(matrix.indices.astype(index_type, copy=False)),
-                                       torch.from_numpy(matrix.data), size=matrix.shape, check_invariants=False)
 
 
 def _cache_folder(geometry: ScanGeometry, grid, pixel_mm, quarters) -> Path | None:
@@ -125,8 +113,7 @@ class AstraFanBeamProjector:
         self.grid = (max(nx, ny),) * 2 if self.square else (ny, nx)
         self.pixel_mm = (sx, sy)
         self.quarters = 4 if self.square else 1
-        matrices = _system_matrices(geometry, self.grid, (round(sx, 6), round(sy, 6)), self.quarters)
-        self._fan, self._parallel_t, self._rebin = matrices
+        self._fan, = _system_matrices(geometry, self.grid, (round(sx, 6), round(sy, 6)), self.quarters)
 
     # -- grid helpers --------------------------------------------------------------
     def _pad(self, mu: np.ndarray) -> np.ndarray:
@@ -192,40 +179,19 @@ class AstraFanBeamProjector:
         fan = self._fan
         matrix = sp.csr_matrix((fan.values().numpy(), fan.col_indices().numpy(), fan.crow_indices().numpy()),
                                shape=tuple(fan.shape))
-        return _to_torch_csr(matrix.T.tocsr())
+        return to_torch_csr(matrix.T.tocsr())
 
-    def reconstruct_fbp(self, line_integrals: np.ndarray, filter_name: str = "ram-lak") -> np.ndarray:
-        """Attenuation ``[z, y, x]`` in 1/mm: rebin to parallel, ramp-filter, backproject (f = pi/M sum_theta q)."""
-        g = self.geometry
-        projections = self._checked_projections(line_integrals)
-        parallel_views = g.n_views // 2
-        blocks = max(1, self.quarters // 2)
-        per_block = parallel_views // blocks
-        ds = g.detector_column_mm / g.magnification
-        gy, gx = self.grid
-        scale = np.pi / parallel_views * ds / (self.pixel_mm[0] * self.pixel_mm[1])
-        volume = np.empty(self.volume_shape, np.float32)
-        for start in range(0, projections.shape[1], BACKWARD_SLICES_PER_CHUNK):
-            chunk = projections[:, start:start + BACKWARD_SLICES_PER_CHUNK]
-            nzc = chunk.shape[1]
-            fan = torch.from_numpy(np.ascontiguousarray(chunk.transpose(0, 2, 1)).reshape(-1, nzc))
-            parallel = (self._rebin @ fan).numpy().reshape(parallel_views, g.detector_columns, nzc)
-            filtered = filter_projections(parallel, ds, filter_name, axis=1)
-            image = np.zeros((gy, gx, nzc), np.float32)
-            for block in range(blocks):
-                part = filtered[block * per_block:(block + 1) * per_block].reshape(-1, nzc)
-                back = (self._parallel_t @ torch.from_numpy(np.ascontiguousarray(part))).numpy().reshape(gy, gx, nzc)
-                image += np.rot90(back, block, axes=(0, 1))
-            volume[start:start + nzc] = self._crop(np.ascontiguousarray((image * scale).transpose(2, 0, 1)))
-        return volume
+    def reconstruct_fbp(self, line_integrals: np.ndarray, filter_name: FilterSpec = "ram-lak") -> np.ndarray:
+        """Attenuation ``[z, y, x]`` in 1/mm: rebin to parallel, filter, backproject (:mod:`.rebinned_fbp`)."""
+        return self._crop(rebinned_fbp(self._checked_projections(line_integrals), self.geometry, self.grid,
+                                       self.pixel_mm, filter_name))
 
 
 @lru_cache(maxsize=2)
 def _system_matrices(geometry: ScanGeometry, grid: tuple[int, int], pixel_mm: tuple[float, float], quarters: int):
-    """(fan matrix of the first 1/quarters of the views, transposed parallel matrix of the first
-    2/quarters of the parallel views, rebinning matrix) as torch CSR tensors; kept in memory
+    """(fan matrix of the first 1/quarters of the views,) as a torch CSR tensor; kept in memory
     for the last two grids and on disk (``LOWDOSE_MATRIX_CACHE`` folder, "off" to disable)."""
-    return tuple(_to_torch_csr(m) for m in _load_or_build(geometry, grid, pixel_mm, quarters))
+    return tuple(to_torch_csr(m) for m in _load_or_build(geometry, grid, pixel_mm, quarters))
 
 
 def _build_matrices(geometry: ScanGeometry, grid, pixel_mm, quarters) -> tuple[sp.csr_matrix, ...]:
@@ -244,43 +210,4 @@ def _build_matrices(geometry: ScanGeometry, grid, pixel_mm, quarters) -> tuple[s
     fan_vectors = np.hstack([sid * radial, -(sdd - sid) * radial, pixel * lateral])
     fan = _astra_matrix(astra.create_proj_geom("fanflat_vec", columns, fan_vectors), volume_geometry, "line_fanflat")
 
-    parallel_views = geometry.n_views // 2
-    theta = np.arange(parallel_views // max(1, quarters // 2)) * np.pi / parallel_views
-    ds = pixel / geometry.magnification
-    parallel_vectors = np.hstack([-np.stack([np.cos(theta), np.sin(theta)], 1), np.zeros((theta.size, 2)),
-                                  ds * np.stack([-np.sin(theta), np.cos(theta)], 1)])
-    parallel = _astra_matrix(astra.create_proj_geom("parallel_vec", columns, parallel_vectors), volume_geometry, "line")
-    return fan, parallel.T.tocsr(), _rebinning_matrix(geometry, parallel_views)
-
-
-def _rebinning_matrix(geometry: ScanGeometry, parallel_views: int) -> sp.csr_matrix:
-    """Bilinear fan -> parallel rebinning over [0, pi), averaging the two half-turns.
-
-    Parallel ray (theta, s) is the fan ray with gamma = asin(s / SID), beta = theta + gamma,
-    u = SDD tan gamma; the same line is measured again, reversed, as parallel ray (theta + pi, -s).
-    """
-    sid, sdd = geometry.source_isocenter_mm, geometry.source_detector_mm
-    columns, views = geometry.detector_columns, geometry.n_views
-    pixel = geometry.detector_column_mm
-    ds = pixel / geometry.magnification
-    theta = np.arange(parallel_views) * np.pi / parallel_views
-    s = (np.arange(columns) - (columns - 1) / 2) * ds
-    rows, cols, weights = [], [], []
-    row_index = np.arange(parallel_views * columns).reshape(parallel_views, columns)
-    for turn_theta, turn_s in ((theta, s), (theta + np.pi, -s)):
-        gamma = np.arcsin(np.clip(turn_s / sid, -1, 1))
-        beta = turn_theta[:, None] + gamma[None, :]
-        u = np.broadcast_to(sdd * np.tan(gamma), beta.shape)
-        view_pos = (beta % (2 * np.pi)) / (2 * np.pi / views)
-        column_pos = u / pixel + (columns - 1) / 2
-        v0 = np.floor(view_pos).astype(np.int64)
-        c0 = np.floor(column_pos).astype(np.int64)
-        fv, fc = view_pos - v0, column_pos - c0
-        for dv, dc, w in ((0, 0, (1 - fv) * (1 - fc)), (1, 0, fv * (1 - fc)), (0, 1, (1 - fv) * fc), (1, 1, fv * fc)):
-            c = c0 + dc
-            inside = (c >= 0) & (c < columns)
-            rows.append(row_index[inside])
-            cols.append(((v0 + dv) % views)[inside] * columns + c[inside])
-            weights.append(0.5 * w[inside])
-    return sp.csr_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(parallel_views * columns, views * columns), dtype=np.float32)
+    return (fan,)

@@ -3,8 +3,9 @@
 mbirjax works in arbitrary length units; here they are mm. Its volumes are laid
 out ``[row, column, slice]`` = ``[y, x, z]``, converted to and from ``[z, y, x]``.
 In fan mode each slice is one detector row of a cone beam with the source in the
-slice plane, i.e. a fan beam. mbirjax's FDK has only the plain ramp; the other
-windows are applied to its ramp-filtered projections before mbirjax's backprojection.
+slice plane, i.e. a fan beam. mbirjax's FDK has only the plain ramp; the band limit to the
+image grid and the windows (:mod:`..reconstruction.filters`, in absolute frequency at the
+isocentre) are applied to its ramp-filtered projections before mbirjax's backprojection.
 """
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ import math
 import numpy as np
 
 from LowDoseRobustnessLib.projection.geometry import ScanGeometry, helical_table_positions_mm
-from LowDoseRobustnessLib.contract import FBP_FILTERS
-from LowDoseRobustnessLib.reconstruction.filters import apodize_projections
+from LowDoseRobustnessLib.reconstruction.filters import FilterSpec, as_kernel, window_projections
 from LowDoseRobustnessLib.errors import InputError
 
 
@@ -41,7 +41,7 @@ class MbirjaxProjector:
         if not math.isclose(sx, sy, rel_tol=1e-4):
             raise InputError(f"mbirjax needs square in-plane voxels, got {sx} x {sy} mm; resample the volume first")
         geometry.check_covers(volume_shape, spacing_mm)
-        self.geometry, self.volume_shape = geometry, (nz, ny, nx)
+        self.geometry, self.volume_shape, self.pixel_mm = geometry, (nz, ny, nx), sx
         rows = nz if geometry.mode == "fan" else geometry.detector_rows
         views = geometry.n_views
         helical_z = None
@@ -65,19 +65,23 @@ class MbirjaxProjector:
             raise InputError(f"volume shape {mu.shape} differs from the projector's grid {self.volume_shape}")
         return np.asarray(self.model.forward_project(np.ascontiguousarray(mu.transpose(1, 2, 0))), dtype=np.float32)
 
-    def reconstruct_fbp(self, line_integrals: np.ndarray, filter_name: str = "ram-lak") -> np.ndarray:
-        """FDK with mbirjax's ramp; other windows W(f) multiply the ramp-filtered projections along the channels."""
-        if filter_name not in FBP_FILTERS:
-            raise InputError(f"unknown FBP filter {filter_name!r}; choose one of {', '.join(FBP_FILTERS)}")
+    def reconstruct_fbp(self, line_integrals: np.ndarray, filter_name: FilterSpec = "ram-lak") -> np.ndarray:
+        """FDK: mbirjax's ramp, then the band limit and window along the channels, mbirjax's backprojection.
+
+        Helical scans take mbirjax's own FDK (its ramp, not band-limited): only ram-lak is offered there.
+        """
+        kernel = as_kernel(filter_name)
         projections = np.asarray(line_integrals, dtype=np.float32)
         if projections.shape != self.sinogram_shape:
             raise InputError(f"projections of shape {projections.shape} do not match the geometry {self.sinogram_shape}")
-        if filter_name == "ram-lak":
+        if self.geometry.helical_pitch > 0:
+            if kernel != as_kernel("ram-lak"):
+                raise InputError(f"helical FDK through mbirjax offers only the ram-lak filter, not {kernel.describe()}")
             recon = self.model.direct_recon(projections, filter_name="ramp")
-        elif self.geometry.helical_pitch > 0:
-            raise InputError(f"helical FDK through mbirjax offers only the ram-lak filter, not {filter_name!r}")
         else:
-            filtered = apodize_projections(np.asarray(self.model.direct_filter(projections, filter_name="ramp")),
-                                           filter_name, axis=2)
+            ramp_filtered = np.asarray(self.model.direct_filter(projections, filter_name="ramp"))
+            channel_mm = self.geometry.detector_column_mm / self.geometry.magnification
+            filtered = window_projections(ramp_filtered, channel_mm, kernel, axis=2,
+                                          grid_nyquist_per_mm=0.5 / self.pixel_mm)
             recon = self.model.back_project(filtered)
         return np.ascontiguousarray(np.asarray(recon, dtype=np.float32).transpose(2, 0, 1))
