@@ -21,5 +21,9 @@ class Cancelled(RuntimeError):
     """The computation was stopped at the user's request; nothing half-written was left behind."""
 
 
+class SimulationWarning(UserWarning):
+    """The simulation ran, but its result may not be what the user expects (the message says why and what to do)."""
+
+
 USER_ERRORS = (InputError, FileExistsError, FileNotFoundError, BackendUnavailable, SegmenterFailed, Cancelled)
 """Exceptions reported as one line naming the problem (exit code 2), never as a traceback."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from importlib import import_module
 from typing import Mapping, Optional, Sequence
 
@@ -43,11 +44,14 @@ def build_parser(extra_commands: Optional[Mapping[str, str]] = None) -> argparse
 def main(argv: Optional[Sequence[str]] = None, extra_commands: Optional[Mapping[str, str]] = None) -> int:
     """Run one sub-command; a user's mistake ends with one line on stderr and exit code 2."""
     arguments = build_parser(extra_commands).parse_args(argv)
-    try:
-        return int(arguments.func(arguments) or 0)
-    except USER_ERRORS as error:
-        print(f"lowdose {arguments.command}: error: {error}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():  # warnings as one line each, like errors
+        warnings.showwarning = lambda message, *_, **__: print(f"lowdose {arguments.command}: warning: {message}",
+                                                               file=sys.stderr)
+        try:
+            return int(arguments.func(arguments) or 0)
+        except USER_ERRORS as error:
+            print(f"lowdose {arguments.command}: error: {error}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":
