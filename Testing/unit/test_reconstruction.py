@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from reconstruction_scans import PHANTOM_TRUTH_HU, simulate_scan
+from phantoms import PHANTOM_TRUTH_HU
+from reconstruction_scans import simulate_scan
 
 from image_quality import rmse_hu, roi_mean_sd
 from LowDoseRobustnessLib.contract import RECONSTRUCTIONS
