@@ -18,13 +18,14 @@ nothing is added there, with a warning.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from LowDoseRobustnessLib.errors import SimulationWarning
 from LowDoseRobustnessLib.simulation.noise_maps import (BAND_SIGMAS_MM, CLIP_SDS, CLIPPED_GAUSSIAN_VARIANCE,
-                                                        SCALE_BLOCK_MM, noise_scale_map, slice_differences,
-                                                        smooth_map, split_bands)
+                                                        SCALE_BLOCK_MM, local_mean_variance, noise_scale_map,
+                                                        slice_differences, smooth_map, split_bands)
 
 NOISIER_SHARE_WARNING = 0.02
 NOISIER_MARGIN = 0.2
@@ -39,14 +40,16 @@ def band_variances(noise: np.ndarray, spacing_mm) -> tuple[np.ndarray, list[np.n
     return mean, bands, [smooth_map(np.square(band), spacing_mm, sigma) for band, sigma in zip(bands, BAND_SIGMAS_MM)]
 
 
-def retained_band_variances(signal: np.ndarray, reference_variance: np.ndarray, reference_band_variances: list,
-                            region: np.ndarray, spacing_mm) -> list[np.ndarray]:
-    """V_r,b: the input noise the signal image kept, per band, as kappa_b V_1,b (``reference_band_variances``).
+def retained_band_variances(signal: np.ndarray, reference: np.ndarray, region: np.ndarray,
+                            spacing_mm) -> list[np.ndarray]:
+    """V_r,b: the input noise the signal image kept, per band, as kappa_b V_1,b (V_1,b: of the chain's ``reference``
+    noise at 100 % dose), followed by V_1 (all bands).
 
     The slice differences are first clipped at 3 local SDs of their noise: anatomy that changes
     between slices would otherwise ring into every band far from where it is (the bands' edges are
     sharp in frequency); the clipped tails of the noise itself are restored by 1/0.9733.
     """
+    reference_variance = local_mean_variance(reference, spacing_mm)[1]
     differences = slice_differences(signal)
     limit = CLIP_SDS * np.sqrt(noise_scale_map(differences, reference_variance, region, spacing_mm)
                                * reference_variance)
@@ -54,30 +57,44 @@ def retained_band_variances(signal: np.ndarray, reference_variance: np.ndarray, 
     blocks_mm = [max(SCALE_BLOCK_MM, sigma) for sigma in BAND_SIGMAS_MM]
     return [noise_scale_map(band, variance, region, spacing_mm, block_mm=block, sigma_mm=block) * variance
             / np.float32(CLIPPED_GAUSSIAN_VARIANCE) for band, variance, block in
-            zip(kept, reference_band_variances, blocks_mm)]
+            zip(kept, band_variances(reference, spacing_mm)[2], blocks_mm)] + [reference_variance]
 
 
-def add_dose_noise(signal: np.ndarray, noise: np.ndarray, retained: list[np.ndarray] | None, spacing_mm,
-                   body: np.ndarray, dose: float) -> np.ndarray:
-    """signal + m_d + sum_b g_b (N_d - m_d)_b (see the module's docstring; ``retained`` None: noise-free input)."""
+@dataclass
+class Shortfall:
+    """Where the input is noisier than the target (tallied over slabs; one warning per dose)."""
+
+    noisier: int = 0
+    body: int = 0
+    excess: list = field(default_factory=list)
+
+    def warn(self, dose: float) -> None:
+        if self.noisier > NOISIER_SHARE_WARNING * max(1, self.body):
+            warnings.warn(SimulationWarning(
+                f"the input is noisier than a {dose:.0%}-dose scan in {self.noisier / self.body:.0%} of the body "
+                f"(median {np.sqrt(np.median(self.excess)):.2f} x the SD there, in some frequency band), which keeps "
+                "the input's noise: a lower I0 (--incident-flux or --calibrate-roi) or a smoother --kernel would "
+                "match it"), stacklevel=3)
+
+
+def add_dose_noise(signal: np.ndarray, noise: np.ndarray, body: np.ndarray, *retained: np.ndarray, spacing_mm,
+                   shortfall: Shortfall | None = None) -> np.ndarray:
+    """signal + m_d + sum_b g_b (N_d - m_d)_b (see the module's docstring); no ``retained``: a noise-free input."""
     mean, bands, variances = band_variances(noise, spacing_mm)
     image = signal + mean
-    if retained is None:
+    if not retained:
         return image + sum(bands)
-    noisier = np.zeros(np.shape(body), bool)
-    excess = []
+    noisier = np.zeros(body.shape, bool)
     for band, variance, kept in zip(bands, variances, retained):
         gain_squared = 1.0 - kept / np.maximum(variance, np.float32(1e-30))
         short = body & (gain_squared < -NOISIER_MARGIN)
         noisier |= short
-        excess.extend(1.0 - gain_squared[short][::97])
+        if shortfall is not None:
+            shortfall.excess.extend(1.0 - gain_squared[short][::97])
         image += np.sqrt(np.clip(gain_squared, 0.0, 1.0)) * band
-    if noisier.sum() > NOISIER_SHARE_WARNING * max(1, body.sum()):
-        warnings.warn(SimulationWarning(
-            f"the input is noisier than a {dose:.0%}-dose scan in {noisier.sum() / body.sum():.0%} of the body "
-            f"(median {np.sqrt(np.median(excess)):.2f} x the SD there, in some frequency band), which keeps the "
-            "input's noise: a lower I0 (--incident-flux or --calibrate-roi) or a smoother --kernel would match it"),
-            stacklevel=3)
+    if shortfall is not None:
+        shortfall.noisier += int(noisier.sum())
+        shortfall.body += int(body.sum())
     return image
 
 

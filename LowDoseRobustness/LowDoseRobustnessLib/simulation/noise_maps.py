@@ -35,6 +35,10 @@ CLIPPED_GAUSSIAN_VARIANCE = 0.97330
 """E[z^2 | |z| < 3] for a standard normal z: the variance left after clipping at 3 SD."""
 CHI2_MEDIAN = 0.45494
 """Median of z^2 for a standard normal z."""
+SLAB_SLICES = 32
+HALO_SLICES = 8
+"""Local statistics are computed slab by slab (memory), each slab with this many neighbouring slices on
+either side: more than the reach of the slice differences and 4 SDs of :data:`MAP_SIGMA_SLICES`."""
 SCALE_BLOCK_MM = 16.0
 SCALE_SIGMA_MM = 32.0
 MIN_BLOCK_PIXELS = 10
@@ -42,6 +46,27 @@ MIN_BLOCK_PIXELS = 10
 changes over the body slowly (bowtie filters, tube current modulation), anatomy in slice
 differences changes fast and is left out block by block. A block of fewer than 10 x 10 pixels holds
 too few independent noise samples: noise alone would double it too often to tell it from anatomy."""
+
+
+def by_slabs(function, *volumes: np.ndarray, slab: int = SLAB_SLICES, halo: int = HALO_SLICES):
+    """``function(*volumes)`` computed slab of slices by slab, each with a halo of neighbouring slices, stitched.
+
+    For local statistics (whose reach along z is below the halo) the result is that of the whole volume,
+    at the memory of one slab. ``function`` returns an array or a list of arrays ``[z, ...]``.
+    """
+    n_slices = volumes[0].shape[0]
+    outputs, single = None, False
+    for start in range(0, n_slices, slab):
+        low, high = max(0, start - halo), min(n_slices, start + slab + halo)
+        result = function(*(volume[low:high] for volume in volumes))
+        single = not isinstance(result, list)
+        parts = [result] if single else result
+        if outputs is None:
+            outputs = [np.empty((n_slices,) + part.shape[1:], part.dtype) for part in parts]
+        stop = min(start + slab, n_slices)
+        for output, part in zip(outputs, parts):
+            output[start:stop] = part[start - low:stop - low]
+    return outputs[0] if single else outputs
 
 
 def smooth_map(values: np.ndarray, spacing_mm, sigma_mm: float = MAP_SIGMA_MM,
@@ -92,8 +117,8 @@ def slice_differences(volume: np.ndarray, slices: np.ndarray | None = None) -> n
     volume = np.asarray(volume)
     nz = volume.shape[0]
     if nz < 2:
-        raise InputError("the noise of a single slice cannot be measured from slice differences; "
-                         "give at least two slices, or treat the input as noise-free")
+        raise InputError("the noise of a single slice cannot be measured from slice differences; give at least "
+                         "two slices, or declare the input noise-free (--input-noise none)")
     slices = np.arange(nz) if slices is None else np.asarray(slices)
     if nz == 2:
         difference = (volume[1].astype(np.float32) - volume[0]) / np.float32(np.sqrt(2.0))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import replace
+from functools import partial
 from typing import Optional, Sequence
 
 import numpy as np
@@ -30,9 +31,9 @@ from LowDoseRobustnessLib.simulation.attenuation import check_ct_numbers, hu_to_
 from LowDoseRobustnessLib.simulation.dose import (check_dose_fraction, check_incident_flux, line_integral_noise,
                                                   line_integrals_from_counts, mean_counts, thin_counts)
 from LowDoseRobustnessLib.simulation.input_noise import InputNoise, NoiseSample, body_interior, calibrated_noise
-from LowDoseRobustnessLib.simulation.noise_accounting import (add_dose_noise, band_variances, per_ray_gain,
+from LowDoseRobustnessLib.simulation.noise_accounting import (Shortfall, add_dose_noise, per_ray_gain,
                                                               retained_band_variances)
-from LowDoseRobustnessLib.simulation.noise_maps import local_mean_variance
+from LowDoseRobustnessLib.simulation.noise_maps import by_slabs
 from LowDoseRobustnessLib.simulation.settings import SimulationSettings, make_projector
 from LowDoseRobustnessLib.volume import Volume
 
@@ -78,20 +79,23 @@ def simulate_dose_series(volume: Volume, dose_fractions: Sequence[float], settin
     signal = projector.reconstruct_fbp(line_integrals, filter_name=output_filter) if fbp_based or noisy_input else None
     body, interior = volume.array > -500, body_interior(volume.array, volume.spacing)
     flux = float(check_incident_flux(settings.incident_flux))
-    outputs, retained = {}, None
+    outputs, retained = {}, []
     for dose in doses:
         noise = line_integral_noise(line_integrals, dose * flux, _dose_rng(seed, dose), settings.electronic_noise_sd,
                                     settings.low_signal)
         noise_image = (projector.reconstruct_fbp(noise, filter_name=kernel * output_filter)
-                       if fbp_based or (noisy_input and retained is None) else None)
-        if noisy_input and retained is None:  # the 100 % dose comes first: its noise is the reference
-            retained, reference_variance = _retained_noise(signal, noise_image, input_noise, interior, volume.spacing)
+                       if fbp_based or (noisy_input and not retained) else None)
+        if noisy_input and not retained:  # the 100 % dose comes first: its noise is the reference
+            retained = _retained_noise(signal, noise_image, input_noise, interior, volume.spacing)
         if fbp_based:
-            mu = add_dose_noise(signal, noise_image, retained, volume.spacing, body, dose)
+            shortfall = Shortfall()
+            mu = by_slabs(partial(add_dose_noise, spacing_mm=volume.spacing, shortfall=shortfall),
+                          signal, noise_image, body, *retained[:-1])
+            shortfall.warn(dose)
             mu = after_fbp(mu, **options) if after_fbp else mu
         else:
-            if retained is not None:
-                noise *= per_ray_gain(projector, sum(retained), reference_variance, body, dose)
+            if retained:
+                noise *= per_ray_gain(projector, sum(retained[:-1]), retained[-1], body, dose)
             counts = mean_counts(line_integrals, dose * flux) if getattr(reconstruct, "uses_counts", True) else None
             mu = reconstruct(line_integrals + noise, projector, counts=counts, **settings.reconstruction_options)
         outputs[dose] = volume.with_array(mu_to_hu(mu, settings.mu_water_per_mm))
@@ -113,23 +117,21 @@ def _input_noise(volume: Volume, settings: SimulationSettings, seed: int) -> tup
 
 
 def _retained_noise(signal: np.ndarray, reference: np.ndarray, input_noise: InputNoise, region: np.ndarray,
-                    spacing_mm) -> tuple[list[np.ndarray], np.ndarray]:
-    """(V_r,b per band, V_1): the input's noise the signal kept, against the chain's full-dose noise ``reference``.
+                    spacing_mm) -> list[np.ndarray]:
+    """[V_r,b per band..., V_1]: the input's noise the signal kept, and the chain's full-dose noise ``reference``.
 
     Warns when the signal holds more of the input's noise than the input did: reprojection and
     reconstruction then add noise of their own (angular undersampling), which no dose takes away.
     """
-    reference_variance = local_mean_variance(reference, spacing_mm)[1]
-    retained = retained_band_variances(signal, reference_variance, band_variances(reference, spacing_mm)[2], region,
-                                       spacing_mm)
-    kept = float(np.mean(sum(retained)[region]) / np.mean(reference_variance[region]))
+    retained = by_slabs(partial(retained_band_variances, spacing_mm=spacing_mm), signal, reference, region)
+    kept = float(np.mean(sum(retained[:-1])[region]) / np.mean(retained[-1][region]))
     kept *= (input_noise.predicted_sd_hu / input_noise.measured_sd_hu) ** 2
     if kept > 1.0:
         warnings.warn(SimulationWarning(
             f"reprojection and reconstruction add noise ({kept:.0%} of the input's noise variance comes out): the "
             "geometry has too few views for this grid (about 4 pi R / pixel views per turn sample a body of "
             "radius R)"), stacklevel=4)
-    return retained, reference_variance
+    return retained
 
 
 def _describe(input_noise: Optional[InputNoise], kernel: Kernel) -> str:
