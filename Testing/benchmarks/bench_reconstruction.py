@@ -18,7 +18,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter, zoom
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "LowDoseRobustness"))
+sys.path[:0] = [str(ROOT / "LowDoseRobustness"), str(ROOT / "Testing" / "support")]
 
 from LowDoseRobustnessLib.simulation.attenuation import hu_to_mu, mu_to_hu  # noqa: E402
 from LowDoseRobustnessLib.simulation.dose import line_integral_noise, mean_counts  # noqa: E402
