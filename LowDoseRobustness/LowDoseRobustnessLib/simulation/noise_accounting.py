@@ -74,7 +74,7 @@ class Shortfall:
                 f"the input is noisier than a {dose:.0%}-dose scan in {self.noisier / self.body:.0%} of the body "
                 f"(median {np.sqrt(np.median(self.excess)):.2f} x the SD there, in some frequency band), which keeps "
                 "the input's noise: a lower I0 (--incident-flux or --calibrate-roi) or a smoother --kernel would "
-                "match it"), stacklevel=3)
+                "match it, or, if the geometry has too few views for the grid, more views"), stacklevel=3)
 
 
 def add_dose_noise(signal: np.ndarray, noise: np.ndarray, body: np.ndarray, *retained: np.ndarray, spacing_mm,
