@@ -38,7 +38,8 @@ def liver_roi(example_data):
 
 
 def test_real_ct_keeps_geometry_and_noise_grows_as_predicted(real_ct, liver_roi):
-    """The example CT, I0 calibrated in the liver: at low doses the liver holds this chain's dose-d noise.
+    """The example CT, I0 calibrated in the liver: at low doses the liver holds this chain's dose-d noise
+    (within 10 % at 20 %, 15 % at 40 %).
 
     Noise is measured from slice differences (independent slices). At high doses the example's own
     noise, kept by the chain, dominates; its noise is more uniform over the body than this chain's
@@ -64,8 +65,8 @@ def test_real_ct_keeps_geometry_and_noise_grows_as_predicted(real_ct, liver_roi)
         variance = float(slice_differences(outputs[dose].array)[liver_roi].var())
         print(f"dose {dose:.0%}: liver noise SD {np.sqrt(variance):.1f} HU, x dose / this chain's full-dose "
               f"variance {variance * dose / chain_variance:.3f}")
-        if dose <= 0.4:
-            assert variance * dose == pytest.approx(chain_variance, rel=0.1)
+        if dose <= 0.4:  # the example's own kept noise, overestimated at low frequencies, matters more at 40 %
+            assert variance * dose == pytest.approx(chain_variance, rel=0.1 if dose <= 0.2 else 0.15)
         variances.append(variance)
         assert abs(outputs[dose].array[liver_roi].mean() - real_ct.array[liver_roi].mean()) < 5
     assert variances == sorted(variances, reverse=True)

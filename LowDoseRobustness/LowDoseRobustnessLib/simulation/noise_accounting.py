@@ -79,11 +79,12 @@ class Shortfall:
 
 def add_dose_noise(signal: np.ndarray, noise: np.ndarray, body: np.ndarray, *retained: np.ndarray, spacing_mm,
                    shortfall: Shortfall | None = None) -> np.ndarray:
-    """signal + m_d + sum_b g_b (N_d - m_d)_b (see the module's docstring); no ``retained``: a noise-free input."""
+    """signal + m_d + sum_b g_b (N_d - m_d)_b (see the module's docstring); no ``retained``: a noise-free input,
+    which gets all of N_d."""
+    if not retained:
+        return signal + noise
     mean, bands, variances = band_variances(noise, spacing_mm)
     image = signal + mean
-    if not retained:
-        return image + sum(bands)
     noisier = np.zeros(body.shape, bool)
     for band, variance, kept in zip(bands, variances, retained):
         gain_squared = 1.0 - kept / np.maximum(variance, np.float32(1e-30))

@@ -69,6 +69,14 @@ def by_slabs(function, *volumes: np.ndarray, slab: int = SLAB_SLICES, halo: int 
     return outputs[0] if single else outputs
 
 
+def upsample(coarse: np.ndarray, block: int, shape: tuple[int, int]) -> np.ndarray:
+    """A map of ``block`` x ``block`` cells per slice interpolated linearly to pixels (cell centres at block
+    centres, edges extended), cropped to ``shape``; float32."""
+    cells = torch.from_numpy(np.ascontiguousarray(coarse, dtype=np.float32))[:, None]
+    fine = torch.nn.functional.interpolate(cells, scale_factor=block, mode="bilinear", align_corners=False)
+    return np.ascontiguousarray(fine[:, 0, :shape[0], :shape[1]].numpy())
+
+
 def smooth_map(values: np.ndarray, spacing_mm, sigma_mm: float = MAP_SIGMA_MM,
                sigma_slices: float = MAP_SIGMA_SLICES) -> np.ndarray:
     """Gaussian-weighted local mean of ``values`` ``[z, y, x]`` (float32).
@@ -83,9 +91,7 @@ def smooth_map(values: np.ndarray, spacing_mm, sigma_mm: float = MAP_SIGMA_MM,
     padded = np.pad(values, ((0, 0), (0, py), (0, px)), mode="edge")
     coarse = padded.reshape(nz, padded.shape[1] // block, block, padded.shape[2] // block, block).mean((2, 4))
     sigma = (sigma_slices if nz > 1 else 0.0, sigma_mm / (spacing_mm[1] * block), sigma_mm / (spacing_mm[0] * block))
-    coarse = ndimage.gaussian_filter(coarse, sigma, mode="nearest")
-    fine = ndimage.zoom(coarse, (1, block, block), order=1, mode="nearest", grid_mode=True)
-    return np.ascontiguousarray(fine[:, :ny, :nx], dtype=np.float32)
+    return upsample(ndimage.gaussian_filter(coarse, sigma, mode="nearest"), block, (ny, nx))
 
 
 def local_mean_variance(noise: np.ndarray, spacing_mm) -> tuple[np.ndarray, np.ndarray]:
@@ -126,6 +132,18 @@ def slice_differences(volume: np.ndarray, slices: np.ndarray | None = None) -> n
     centre = np.clip(slices, 1, nz - 2)
     return ((volume[centre - 1].astype(np.float32) - 2 * volume[centre] + volume[centre + 1])
             / np.float32(np.sqrt(6.0)))
+
+
+def row_medians(values: np.ndarray) -> np.ndarray:
+    """Median along the last axis ignoring NaN (the lower middle value for even counts; NaN for none).
+
+    A sort of the rows with NaN as +inf: much faster than ``np.nanmedian`` along an axis.
+    """
+    finite = np.isfinite(values)
+    ordered = np.sort(np.where(finite, values, np.inf), axis=-1)
+    count = finite.sum(axis=-1)
+    middle = np.take_along_axis(ordered, (np.maximum(count - 1, 0) // 2)[..., None], axis=-1)[..., 0]
+    return np.where(count > 0, middle, np.nan)
 
 
 def robust_noise_ratio(squared_differences: np.ndarray, reference_variance: np.ndarray,
@@ -178,7 +196,7 @@ def noise_scale_map(differences: np.ndarray, reference_variance: np.ndarray, reg
         return np.zeros(differences.shape, np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # uninformed blocks and slices
-        medians = np.where(informed, np.nanmedian(squared / variance, axis=-1), np.nan)
+        medians = np.where(informed, row_medians(squared / variance), np.nan)
         medians = np.where(informed, medians, np.nanmedian(medians, axis=(1, 2), keepdims=True))
         first = ndimage.median_filter(np.nan_to_num(medians), size=(1, 3, 3), mode="nearest") / CHI2_MEDIAN
         scale = np.full(grid, np.nan, np.float32)
@@ -190,8 +208,7 @@ def noise_scale_map(differences: np.ndarray, reference_variance: np.ndarray, reg
     total = ndimage.gaussian_filter(weight, sigma, mode="nearest")
     smooth = ndimage.gaussian_filter(np.where(informed, scale, 0.0).astype(np.float32), sigma, mode="nearest")
     coarse = np.where(total > 1e-3, smooth / np.maximum(total, 1e-3), np.nanmedian(scale[informed]))
-    fine = ndimage.zoom(coarse.astype(np.float32), (1, block, block), order=1, mode="nearest", grid_mode=True)
-    return np.ascontiguousarray(fine[:, :ny, :nx])
+    return upsample(coarse, block, (ny, nx))
 
 
 def radial_noise_power_spectrum(noise: np.ndarray, spacing_mm, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
