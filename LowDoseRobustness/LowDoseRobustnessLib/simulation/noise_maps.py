@@ -110,8 +110,9 @@ def split_bands(images: np.ndarray, spacing_mm, bands: int = NOISE_BANDS) -> lis
     fy, fx = np.meshgrid(np.fft.fftfreq(ny, spacing_mm[1]), np.fft.rfftfreq(nx, spacing_mm[0]), indexing="ij")
     band_index = np.minimum((np.hypot(fx, fy) * 2 * max(spacing_mm[:2]) * bands).astype(int), bands - 1)
     spectrum = torch.fft.rfft2(torch.from_numpy(images))
-    return [torch.fft.irfft2(spectrum * torch.from_numpy(band_index == band), s=(ny, nx)).numpy()
-            for band in range(bands)]
+    bands_below = [torch.fft.irfft2(spectrum * torch.from_numpy(band_index == band), s=(ny, nx)).numpy()
+                   for band in range(bands - 1)]
+    return bands_below + [images - sum(bands_below)]
 
 
 def slice_differences(volume: np.ndarray, slices: np.ndarray | None = None) -> np.ndarray:
