@@ -88,9 +88,20 @@ RECONSTRUCTIONS = Registry("reconstruction", {
     "nlm": f"{PACKAGE}.reconstruction.denoised:reconstruct_fbp_nlm",
 })
 FBP_FILTERS = ("ram-lak", "shepp-logan", "cosine", "hann")
+"""Windows of the band-limited ramp, functions of the frequency over the image grid's Nyquist frequency."""
 NOISE_MODES = ("projection", "image")
 """How a lower dose's noise is drawn: in the line integrals (the paper's method, default) or in the image
 from local noise power spectra measured on projection-domain realizations (fast repeated realizations)."""
+KERNEL_AUTO = "auto"
+KERNELS = (KERNEL_AUTO, *FBP_FILTERS)
+"""The reconstruction kernel of the input scan, which the simulated noise takes; ``auto`` fits it to the
+input's measured noise power spectrum (ram-lak when the input has no measurable noise)."""
+LOW_SIGNAL_CORRECTIONS = ("corrected", "none")
+"""Log of the counts: ``corrected`` ln(I0 / (n + 1/2)) as clinical scanners' low-signal correction,
+``none`` the raw ln(I0 / n) of an uncorrected detector (counts floored at 1/2)."""
+INPUT_NOISE_MODELS = ("measured", "none")
+"""The noise a reconstructed-CT input already holds: ``measured`` from its slice differences, ``none``
+for noise-free inputs (phantoms, synthetic CT), which then get the whole noise of each dose."""
 THINNING_METHODS = ("zabic", "binomial")
 DENOISERS = Registry("denoiser", {
     "cnn": f"{PACKAGE}.reconstruction.denoisers.redcnn:RedCnnDenoiser",

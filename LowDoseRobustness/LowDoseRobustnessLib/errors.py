@@ -29,5 +29,9 @@ class Interrupted(KeyboardInterrupt):
         self.signal_number, self.signal_name = signal_number, signal_name
 
 
+class SimulationWarning(UserWarning):
+    """The simulation ran, but its result may not be what the user expects (the message says why and what to do)."""
+
+
 USER_ERRORS = (InputError, FileExistsError, FileNotFoundError, BackendUnavailable, SegmenterFailed, Cancelled)
 """Exceptions reported as one line naming the problem (exit code 2), never as a traceback."""

@@ -18,10 +18,10 @@ import numpy as np
 from scipy.ndimage import uniform_filter, zoom
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "LowDoseRobustness"))
+sys.path[:0] = [str(ROOT / "LowDoseRobustness"), str(ROOT / "Testing" / "support")]
 
 from LowDoseRobustnessLib.simulation.attenuation import hu_to_mu, mu_to_hu  # noqa: E402
-from LowDoseRobustnessLib.simulation.dose import additional_line_integral_sd, mean_counts  # noqa: E402
+from LowDoseRobustnessLib.simulation.dose import line_integral_noise, mean_counts  # noqa: E402
 from image_quality import rmse_hu, roi_mean_sd  # noqa: E402
 from LowDoseRobustnessLib.io.volumes import read_volume  # noqa: E402
 from LowDoseRobustnessLib.reconstruction import get_reconstructor  # noqa: E402
@@ -61,8 +61,7 @@ def main() -> int:
     print(f"volume {volume.array.shape} (z, y, x), spacing {tuple(round(s, 2) for s in volume.spacing)} mm; "
           f"projector built in {time.perf_counter() - started:.1f} s")
     full = projector.forward_project(hu_to_mu(volume.array))
-    sd = additional_line_integral_sd(full, DEFAULT_INCIDENT_FLUX, DOSE)
-    low = full + sd * np.random.default_rng(0).standard_normal(sd.shape, dtype=np.float32)
+    low = full + line_integral_noise(full, DOSE * DEFAULT_INCIDENT_FLUX, np.random.default_rng(0))
     counts = DOSE * mean_counts(full, DEFAULT_INCIDENT_FLUX)
     reference = mu_to_hu(projector.reconstruct_fbp(full))
     tissue, body = flat_soft_tissue(reference), reference > -900

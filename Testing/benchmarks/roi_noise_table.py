@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "LowDoseRobustness"), str(ROOT / "Testing" / "unit")]
+sys.path[:0] = [str(ROOT / "LowDoseRobustness"), str(ROOT / "Testing" / "unit"), str(ROOT / "Testing" / "support")]
 
-from reconstruction_scans import real_ct_volume, simulate_scan, water_phantom  # noqa: E402
+from phantoms import water_phantom  # noqa: E402
+from reconstruction_scans import real_ct_volume, simulate_scan  # noqa: E402
 
 from image_quality import rmse_hu, roi_mean_sd  # noqa: E402
 from LowDoseRobustnessLib.reconstruction import get_reconstructor  # noqa: E402

@@ -1,4 +1,5 @@
-"""Numerical phantoms for validation: a water cylinder with tissue inserts, in HU."""
+"""Numerical phantoms for validation, in HU: a water cylinder with tissue inserts, a small water phantom for the
+reconstruction tests, and a body-sized water ellipse with centre, interior and edge regions."""
 from __future__ import annotations
 
 import numpy as np
@@ -33,3 +34,56 @@ def water_cylinder(shape: tuple[int, int, int] = (32, 128, 128), spacing_mm: flo
         rois[name] = np.broadcast_to(distance <= insert_radius_mm - 2.0, shape)
     volume = Volume(np.repeat(image[None], nz, axis=0), (spacing_mm, spacing_mm, slice_spacing_mm))
     return volume, rois
+
+
+PHANTOM_INSERTS_HU = {"liver-like": (-50.0, 0.0, 60.0), "fat": (50.0, 0.0, -100.0), "soft": (0.0, -50.0, 40.0)}
+"""Insert name -> (x mm, y mm, HU); radius 15 mm each, in a 0 HU water disc of radius 102 mm, plus a bone rod."""
+PHANTOM_TRUTH_HU = {"water": 0.0, **{name: hu for name, (_, _, hu) in PHANTOM_INSERTS_HU.items()}}
+
+
+def water_phantom(size: int = 128, slices: int = 3, pixel_mm: float = 2.0) -> tuple[Volume, dict]:
+    """A water cylinder with soft-tissue, fat and bone inserts, and 10 x 10 mm ROIs in the inserts and the water."""
+    y, x = (np.mgrid[:size, :size] - (size - 1) / 2) * pixel_mm
+    hu = np.full((size, size), -1000.0, np.float32)
+    hu[x ** 2 + y ** 2 < (0.4 * size * pixel_mm) ** 2] = 0.0
+    hu[x ** 2 + (y - 50) ** 2 < 10 ** 2] = 1000.0
+    rois = {"water": (np.abs(x + 50) < 8) & (np.abs(y + 50) < 8)}
+    for name, (cx, cy, value) in PHANTOM_INSERTS_HU.items():
+        hu[(x - cx) ** 2 + (y - cy) ** 2 < 15 ** 2] = value
+        rois[name] = (np.abs(x - cx) < 7) & (np.abs(y - cy) < 7)
+    return Volume(np.repeat(hu[None], slices, 0), (pixel_mm, pixel_mm, 3.0)), {
+        name: np.repeat(mask[None], slices, 0) for name, mask in rois.items()}
+
+
+BODY_SEMI_AXES_MM = (175.0, 125.0)
+BONE_HU = 1000.0
+
+
+def body_ellipse(slices: int = 32, size: int = 256, pixel_mm: float = 1.5, bones: bool = False,
+                 slice_mm: float = 3.0, supersampling: int = 4) -> tuple[Volume, dict[str, np.ndarray]]:
+    """A body-sized water ellipse (350 x 250 mm, 0 HU) in air, uniform along z; edges area-sampled.
+
+    ``bones``: two rods of 1000 HU, 30 mm across, 110 mm left and right of the centre (lateral rays
+    through both see the fewest photons). Regions ``[y, x]``, from rho = sqrt((x/a)^2 + (y/b)^2):
+    ``centre`` rho < 0.15, ``interior`` rho < 0.9, ``edge`` 0.75 < rho < 0.9, and with bones
+    ``next to bone``: water between 20 and 30 mm from a rod's centre.
+    """
+    a, b = BODY_SEMI_AXES_MM
+    offsets = (np.arange(supersampling) + 0.5) / supersampling - 0.5
+    inside = np.zeros((size, size))
+    bone = np.zeros((size, size))
+    for dy in offsets:
+        for dx in offsets:
+            y, x = (np.mgrid[:size, :size] - (size - 1) / 2 + np.array([dy, dx])[:, None, None]) * pixel_mm
+            inside += (x / a) ** 2 + (y / b) ** 2 <= 1
+            bone += sum(((x - cx) ** 2 + y ** 2 <= 15.0 ** 2) for cx in (-110.0, 110.0))
+    inside, bone = inside / supersampling ** 2, bone / supersampling ** 2
+    hu = -1000.0 + 1000.0 * inside + (BONE_HU * bone if bones else 0.0)
+    y, x = (np.mgrid[:size, :size] - (size - 1) / 2) * pixel_mm
+    rho = np.sqrt((x / a) ** 2 + (y / b) ** 2)
+    regions = {"centre": rho < 0.15, "interior": rho < 0.9, "edge": (rho > 0.75) & (rho < 0.9)}
+    if bones:
+        distance = np.minimum(np.hypot(x - 110.0, y), np.hypot(x + 110.0, y))
+        regions["next to bone"] = (distance > 20.0) & (distance < 30.0)
+    volume = Volume(np.repeat(hu.astype(np.float32)[None], slices, axis=0), (pixel_mm, pixel_mm, slice_mm))
+    return volume, regions

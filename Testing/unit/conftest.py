@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from reconstruction_scans import EXAMPLES, Scan, real_ct_volume, simulate_scan, water_phantom
+from phantoms import water_phantom
+from reconstruction_scans import EXAMPLES, Scan, real_ct_volume, simulate_scan
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from reconstruction_scans import PHANTOM_TRUTH_HU, simulate_scan, water_phantom
+from phantoms import PHANTOM_TRUTH_HU, water_phantom
+from reconstruction_scans import simulate_scan
 
 from image_quality import roi_mean_sd
 from LowDoseRobustnessLib.cli import main as lowdose

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from reconstruction_scans import PHANTOM_TRUTH_HU, simulate_scan
+from phantoms import PHANTOM_TRUTH_HU
+from reconstruction_scans import simulate_scan
 
 from image_quality import rmse_hu, roi_mean_sd
 from LowDoseRobustnessLib.contract import RECONSTRUCTIONS
@@ -18,8 +19,10 @@ from LowDoseRobustnessLib.errors import InputError
 from LowDoseRobustnessLib.volume import Volume
 
 MAX_MEAN_SHIFT_HU = 5.0
-MIN_NOISE_REDUCTION = {"iterative": 2.5, "cnn": 2.0}
-"""Noise SD of FBP (ram-lak) over that of the method at d = 0.2, lower bounds (measured values minus a margin)."""
+MIN_NOISE_REDUCTION = {"iterative": 2.5, "cnn": 1.2}
+"""Noise SD of FBP (ram-lak) over that of the method at d = 0.2, lower bounds (measured values minus a margin).
+The band-limited FBP has no aliased high-frequency noise left, the easiest part for a CNN to remove: the
+retrained RED-CNN cuts the phantom's noise by 1.3-1.55 x and the example CT's liver noise by 2.25 x."""
 
 
 def reconstruct_hu(scan, method: str, **options) -> np.ndarray:

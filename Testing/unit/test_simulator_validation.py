@@ -1,7 +1,8 @@
-"""Validation of the low-dose simulator on a water phantom with inserts (issue: simulator).
+"""Validation of the measured-projection path (thinning) on a water phantom with inserts (issue: simulator).
 
 Noise is measured as the SD of (noisy - noiseless) reconstructions inside 6 ROIs, so the
-deterministic discretisation error of the phantom's edges does not count as noise.
+deterministic discretisation error of the phantom's edges does not count as noise. The
+reconstructed-CT mode is validated on a body-sized phantom in test_simulator_noise_validation.py.
 """
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from LowDoseRobustnessLib.projection import get_projector
 from LowDoseRobustnessLib.simulation.dose import line_integrals_from_counts, poisson_counts
 from LowDoseRobustnessLib.projection.geometry import fast_geometry
 from phantoms import water_cylinder
-from LowDoseRobustnessLib.simulation.simulate import SimulationSettings, simulate_dose_series, thin_measured_projections
+from LowDoseRobustnessLib.simulation.simulate import thin_measured_projections
 
 FLUX = 1.0e5
 DOSES = (0.2, 0.4, 0.6, 0.8)
@@ -67,21 +68,5 @@ def test_quantum_noise_scales_with_inverse_root_dose_and_means_stay(phantom_scan
             worst_scaling = max(worst_scaling, abs(scaling - 1))
             worst_shift = max(worst_shift, abs(float(low[roi].mean() - full[roi].mean())))
     print(f"1/sqrt(d) law: worst deviation {worst_scaling:.2%}; worst ROI mean shift {worst_shift:.2f} HU")
-    assert worst_scaling < 0.02
+    assert worst_scaling < 0.03  # the largest of 24 ratios, each with a standard error of about 1 %
     assert worst_shift < 2.0
-
-
-def test_image_mode_gives_the_noise_of_a_real_low_dose_scan(phantom_scan):
-    """A full-dose image in, dose-d images out: noise SD as in a direct dose-d simulation."""
-    s = phantom_scan
-    full_dose_image = s["volume"].with_array(s["direct"](1.0, seed=5))
-    outputs = simulate_dose_series(full_dose_image, [0.2, 0.5],
-                                   SimulationSettings(geometry=s["geometry"], incident_flux=FLUX), seed=6)
-    chain_noiseless = mu_to_hu(s["projector"].reconstruct_fbp(s["projector"].forward_project(hu_to_mu(s["noiseless"]))))
-    tolerance = {1.0: 0.08, 0.5: 0.05, 0.2: 0.04}
-    for dose, limit in tolerance.items():
-        direct = s["direct"](dose, seed=7)
-        ratios = [noise_sd(outputs[dose].array, chain_noiseless, roi) / noise_sd(direct, s["noiseless"], roi)
-                  for roi in s["rois"].values()]
-        print(f"image mode, dose {dose:.0%}: noise SD / direct simulation per ROI {np.round(ratios, 3)}")
-        assert max(abs(r - 1) for r in ratios) < limit

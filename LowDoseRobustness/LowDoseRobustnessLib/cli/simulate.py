@@ -8,6 +8,7 @@ from pathlib import Path
 from LowDoseRobustnessLib.cli import projection_input
 from LowDoseRobustnessLib.cli.arguments import check_arguments
 from LowDoseRobustnessLib.contract import (BACKEND_CHOICES, DEFAULT_INCIDENT_FLUX, FBP_FILTERS, GEOMETRIES,
+                                           INPUT_NOISE_MODELS, KERNEL_AUTO, KERNELS, LOW_SIGNAL_CORRECTIONS,
                                            PEAK_MEMORY_BYTES_PER_VOXEL, RECONSTRUCTIONS, VOLUME_FORMATS, VOLUME_SUFFIX,
                                            dose_stem)
 from LowDoseRobustnessLib.errors import InputError
@@ -43,9 +44,17 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--calibrate-roi", type=parse_roi,
                         help="estimate I0 from the noise in this uniform region z0:z1,y0:y1,x0:x1 (voxels)")
     parser.add_argument("--electronic-noise", type=float, default=0.0, help="detector noise SD in counts")
+    parser.add_argument("--kernel", default=KERNEL_AUTO, choices=KERNELS,
+                        help="reconstruction kernel of the input, which the simulated noise takes (default auto: "
+                             "fitted to the input's measured noise spectrum)")
+    parser.add_argument("--low-signal", default="corrected", choices=LOW_SIGNAL_CORRECTIONS,
+                        help="log of the counts: corrected ln(I0/(n+1/2)) as clinical scanners, or none (raw)")
+    parser.add_argument("--input-noise", default="measured", choices=INPUT_NOISE_MODELS,
+                        help="noise the input already holds: measured from its slices, or none (a phantom)")
     parser.add_argument("--recon", default="fbp", choices=RECONSTRUCTIONS.names, help="reconstruction method")
     parser.add_argument("--filter", choices=FBP_FILTERS,
-                        help="FBP ramp-filter window (fbp, cnn, nlm; default ram-lak)")
+                        help="FBP window over the output as a whole, relative to the image grid's Nyquist "
+                             "frequency (fbp, cnn, nlm; default ram-lak: the band-limited ramp alone)")
     parser.add_argument("--regularization", type=float,
                         help="iterative: prior strength relative to the method's default (default 1)")
     parser.add_argument("--iterations", type=int, help="iterative: number of iterations (default: the method's)")
@@ -124,10 +133,12 @@ def run(arguments) -> int:
     options = reconstruction_options(arguments)
     settings = SimulationSettings(geometry=arguments.geometry, backend=arguments.backend,
                                   incident_flux=arguments.incident_flux, electronic_noise_sd=arguments.electronic_noise,
-                                  reconstruction=arguments.recon, reconstruction_options=options)
+                                  reconstruction=arguments.recon, reconstruction_options=options,
+                                  kernel=arguments.kernel, low_signal=arguments.low_signal,
+                                  input_noise=arguments.input_noise)
     projector = make_projector(volume, settings)
     if arguments.calibrate_roi:
-        flux = calibrate_incident_flux(volume, arguments.calibrate_roi, settings, arguments.seed, projector)
+        flux = calibrate_incident_flux(volume, arguments.calibrate_roi, settings, arguments.seed)
         print(f"calibrated incident flux I0 = {flux:.4g} photons per detector pixel and view")
         settings = with_incident_flux(settings, flux)
     results = simulate_dose_series(volume, arguments.dose, settings, arguments.seed, projector,

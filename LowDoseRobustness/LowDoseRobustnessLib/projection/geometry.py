@@ -105,8 +105,11 @@ def clinical_geometry(**overrides) -> ScanGeometry:
 
 
 def fast_geometry(**overrides) -> ScanGeometry:
-    """A coarse geometry for tests and previews: 2 mm columns, 180 views."""
-    settings = dict(detector_columns=444, detector_column_mm=2.0, n_views=180)
+    """A coarse geometry for tests and previews: 2 mm columns, 360 views.
+
+    360 views sample a body of 350 mm on a 1.5 mm grid well enough that reprojecting and
+    reconstructing keeps less noise than there was (180 views added 4-24 % of their own)."""
+    settings = dict(detector_columns=444, detector_column_mm=2.0, n_views=360)
     settings.update(overrides)
     return ScanGeometry(**settings)
 

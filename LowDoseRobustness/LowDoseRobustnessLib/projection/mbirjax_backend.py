@@ -3,8 +3,9 @@
 mbirjax works in arbitrary length units; here they are mm. Its volumes are laid
 out ``[row, column, slice]`` = ``[y, x, z]``, converted to and from ``[z, y, x]``.
 In fan mode each slice is one detector row of a cone beam with the source in the
-slice plane, i.e. a fan beam. mbirjax's FDK has only the plain ramp; the other
-windows are applied to its ramp-filtered projections before mbirjax's backprojection.
+slice plane, i.e. a fan beam. mbirjax's FDK has only the plain ramp; the band limit to the
+image grid and the windows (:mod:`..reconstruction.filters`, in absolute frequency at the
+isocentre) are applied to its ramp-filtered projections before mbirjax's backprojection.
 Besides the protocol's operators (mbirjax's forward projection and its adjoint back
 projection) it offers its own qGGMRF MBIR solver (:class:`.base.QggmrfSolver`).
 """
@@ -14,15 +15,14 @@ import math
 
 import numpy as np
 
+from LowDoseRobustnessLib.projection.base import as_projections, as_volume
+from LowDoseRobustnessLib.projection.geometry import ScanGeometry, helical_table_positions_mm
+from LowDoseRobustnessLib.reconstruction.filters import FilterSpec, as_kernel, window_projections
+from LowDoseRobustnessLib.errors import InputError
+
 MBIRJAX_DEFAULT_SHARPNESS = 1.0
 MBIRJAX_PARTITION_SEED = 0
 """mbirjax draws its pixel partitions from numpy's global generator: seeded here, then restored."""
-
-from LowDoseRobustnessLib.projection.base import as_projections, as_volume
-from LowDoseRobustnessLib.projection.geometry import ScanGeometry, helical_table_positions_mm
-from LowDoseRobustnessLib.contract import FBP_FILTERS
-from LowDoseRobustnessLib.reconstruction.filters import apodize_projections
-from LowDoseRobustnessLib.errors import InputError
 
 
 class MbirjaxProjector:
@@ -49,7 +49,7 @@ class MbirjaxProjector:
             raise InputError(f"mbirjax needs square in-plane voxels, got {sx:g} x {sy:g} mm: use the fan-beam geometry "
                              "(the astra backend projects rectangular pixels exactly) or resample the volume")
         geometry.check_covers(volume_shape, spacing_mm)
-        self.geometry, self.volume_shape = geometry, (nz, ny, nx)
+        self.geometry, self.volume_shape, self.pixel_mm = geometry, (nz, ny, nx), sx
         rows = nz if geometry.mode == "fan" else geometry.detector_rows
         views = geometry.n_views
         helical_z = None
@@ -103,17 +103,21 @@ class MbirjaxProjector:
             np.random.set_state(global_state)
         return self._to_zyx(recon)
 
-    def reconstruct_fbp(self, line_integrals: np.ndarray, filter_name: str = "ram-lak") -> np.ndarray:
-        """FDK with mbirjax's ramp; other windows W(f) multiply the ramp-filtered projections along the channels."""
-        if filter_name not in FBP_FILTERS:
-            raise InputError(f"unknown FBP filter {filter_name!r}; choose one of {', '.join(FBP_FILTERS)}")
+    def reconstruct_fbp(self, line_integrals: np.ndarray, filter_name: FilterSpec = "ram-lak") -> np.ndarray:
+        """FDK: mbirjax's ramp, then the band limit and window along the channels, mbirjax's backprojection.
+
+        Helical scans take mbirjax's own FDK (its ramp, not band-limited): only ram-lak is offered there.
+        """
+        kernel = as_kernel(filter_name)
         projections = self._checked_projections(line_integrals)
-        if filter_name == "ram-lak":
+        if self.geometry.helical_pitch > 0:
+            if kernel != as_kernel("ram-lak"):
+                raise InputError(f"helical FDK through mbirjax offers only the ram-lak filter, not {kernel.describe()}")
             recon = self.model.direct_recon(projections, filter_name="ramp")
-        elif self.geometry.helical_pitch > 0:
-            raise InputError(f"helical FDK through mbirjax offers only the ram-lak filter, not {filter_name!r}")
         else:
-            filtered = apodize_projections(np.asarray(self.model.direct_filter(projections, filter_name="ramp")),
-                                           filter_name, axis=2)
+            ramp_filtered = np.asarray(self.model.direct_filter(projections, filter_name="ramp"))
+            channel_mm = self.geometry.detector_column_mm / self.geometry.magnification
+            filtered = window_projections(ramp_filtered, channel_mm, kernel, axis=2,
+                                          grid_nyquist_per_mm=0.5 / self.pixel_mm)
             recon = self.model.back_project(filtered)
         return self._to_zyx(recon)

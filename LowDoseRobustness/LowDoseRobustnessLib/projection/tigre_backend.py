@@ -3,11 +3,14 @@
 TIGRE is not on PyPI (the PyPI package named ``tigre`` is unrelated); install it from
 https://github.com/CERN/TIGRE (``cd Python && pip install .``) on a machine with CUDA.
 TIGRE volumes are ``[z, y, x]`` and projections ``[angle, row, column]`` like ours. Fan
-mode runs each slice as a one-row cone beam with the source in the slice plane.
+mode runs each slice as a one-row cone beam with the source in the slice plane. FDK is
+TIGRE's own (cosine weights, its ramp, its FDK backprojection ``Atb``) with the band limit to
+the image grid and the windows of :mod:`..reconstruction.filters` (absolute frequency at the
+isocentre) applied to the ramp-filtered projections, as with mbirjax.
 
 The protocol's operators are TIGRE's adjoint pair as its own Krylov solvers (CGLS, LSQR)
 use it: ``Ax`` with the Siddon ray model and ``Atb(..., "matched")``; TIGRE's ASD-POCS is
-offered as the optional solver :class:`.base.AsdPocsSolver`. Untested here (no GPU): written
+offered as the optional solver :class:`.base.AsdPocsSolver`. Untested without CUDA: written
 against TIGRE's Python sources (``tigre.Ax``, ``tigre.Atb``, ``tigre.algorithms``).
 """
 from __future__ import annotations
@@ -17,10 +20,10 @@ import numpy as np
 from LowDoseRobustnessLib.projection.base import as_projections, as_volume
 from LowDoseRobustnessLib.projection.geometry import ScanGeometry
 from LowDoseRobustnessLib.errors import InputError
+from LowDoseRobustnessLib.reconstruction.filters import FilterSpec, as_kernel, window_projections
 
 TIGRE_DEFAULT_TV_STEP = 0.002
 """TIGRE's ASD-POCS ``alpha``: the TV step as a fraction of the first data step's change."""
-FILTERS = {"ram-lak": "ram_lak", "shepp-logan": "shepp_logan", "cosine": "cosine", "hann": "hann"}
 
 
 def _tigre_geometry(geometry: ScanGeometry, volume_shape, spacing_mm, rows: int, row_mm: float):
@@ -67,7 +70,7 @@ class TigreProjector:
         if geometry.helical_pitch > 0:
             raise InputError("the tigre backend here does axial scans only; use mbirjax for helical geometry")
         geometry.check_covers(volume_shape, spacing_mm)
-        self.geometry, self.volume_shape = geometry, tuple(volume_shape)
+        self.geometry, self.volume_shape, self.pixel_mm = geometry, tuple(volume_shape), max(spacing_mm[:2])
         self.angles = geometry.angles_rad.astype(np.float32)
         rows = volume_shape[0] if geometry.mode == "fan" else geometry.detector_rows
         self.projection_shape = (geometry.n_views, rows, geometry.detector_columns)
@@ -100,14 +103,29 @@ class TigreProjector:
         return self._per_slab(lambda p: tigre.Atb(p, self.geo, self.angles, backprojection_type="matched"),
                               projections, slab_axis=1)
 
-    def reconstruct_fbp(self, line_integrals: np.ndarray, filter_name: str = "ram-lak") -> np.ndarray:
-        from tigre.algorithms import fdk
-
-        if filter_name not in FILTERS:
-            raise InputError(f"unknown FBP filter {filter_name!r}; choose one of {', '.join(FILTERS)}")
+    def reconstruct_fbp(self, line_integrals: np.ndarray, filter_name: FilterSpec = "ram-lak") -> np.ndarray:
+        kernel = as_kernel(filter_name)
         projections = as_projections(line_integrals, self.projection_shape)
-        return self._per_slab(lambda p: fdk(p, self.geo, self.angles, filter=FILTERS[filter_name]),
-                              projections, slab_axis=1)
+        return self._per_slab(lambda p: self._fdk(p, kernel), projections, slab_axis=1)
+
+    def _fdk(self, projections: np.ndarray, kernel) -> np.ndarray:
+        """TIGRE's FDK steps (cosine weights, ramp filtering, FDK backprojection) with our band limit and window."""
+        import copy
+
+        from tigre.utilities.Atb import Atb
+        from tigre.utilities.filtering import filtering
+
+        geo = copy.deepcopy(self.geo)
+        geo.check_geo(self.angles)
+        geo.filter = "ram_lak"
+        rows, columns = geo.nDetector
+        u = (np.arange(columns) - (columns - 1) / 2) * geo.dDetector[1]
+        v = (np.arange(rows) - (rows - 1) / 2) * geo.dDetector[0]
+        weights = geo.DSD / np.sqrt(geo.DSD ** 2 + u[None, :] ** 2 + v[:, None] ** 2)
+        filtered = filtering((projections * weights).astype(np.float32), geo, self.angles, parker=False)
+        filtered = window_projections(filtered, self.geometry.detector_column_mm / self.geometry.magnification,
+                                      kernel, axis=2, grid_nyquist_per_mm=0.5 / self.pixel_mm)
+        return Atb(np.ascontiguousarray(filtered, dtype=np.float32), geo, self.angles, "FDK")
 
     def reconstruct_asd_pocs(self, line_integrals: np.ndarray, regularization: float, iterations: int) -> np.ndarray:
         """ASD-POCS (OS-SART + TV, Sidky & Pan 2008) started from FDK: the :class:`.base.AsdPocsSolver` capability."""

@@ -3,69 +3,47 @@
 Two entry points:
 
 * :func:`simulate_dose_series` for a reconstructed CT (what most users have):
-  HU -> mu -> forward projection -> add only the noise a lower dose adds to the line
-  integrals -> reconstruction -> HU. The 100 % reference goes through the same
-  reproject + reconstruct chain, so every output is registered and equally resolved.
+  HU -> mu -> forward projection -> reconstruction of the noiseless reprojection (the signal)
+  plus the noise of a dose-``d`` acquisition of it, scaled locally so that the input's own,
+  measured noise and the added noise make the noise of a dose-``d`` scan at every location
+  (:mod:`.noise_accounting`). The 100 % reference goes through the same chain, so every output
+  is registered, equally resolved and equally noisy as a real scan at that dose.
 * :func:`thin_measured_projections` for measured projections with an air scan:
   counts from line integrals (eq. 1), thinned to dose ``d`` (Zabic et al. 2013, eq. 3,
-  or binomial), back to line integrals.
+  or binomial), back to line integrals (with the low-signal log of choice).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import warnings
+from dataclasses import replace
+from functools import partial
 from typing import Optional, Sequence
 
 import numpy as np
 
+from LowDoseRobustnessLib.contract import KERNEL_AUTO
+from LowDoseRobustnessLib.errors import SimulationWarning
 from LowDoseRobustnessLib.io.validation import check_finite
-from LowDoseRobustnessLib.simulation.attenuation import MU_WATER_PER_MM, hu_to_mu, mu_to_hu
-from LowDoseRobustnessLib.projection import Projector, get_projector
-from LowDoseRobustnessLib.simulation.dose import (additional_line_integral_sd, check_dose_fraction, check_incident_flux, full_dose_variance,
-                   line_integrals_from_counts, mean_counts, thin_counts)
-from LowDoseRobustnessLib.projection.geometry import ScanGeometry
 from LowDoseRobustnessLib.progress import CancelCheck, Progress, ProgressCallback
+from LowDoseRobustnessLib.projection import Projector
 from LowDoseRobustnessLib.reconstruction import get_reconstructor
-from LowDoseRobustnessLib.contract import DEFAULT_INCIDENT_FLUX, GEOMETRIES
-from LowDoseRobustnessLib.errors import InputError
+from LowDoseRobustnessLib.reconstruction.filters import Kernel, as_kernel
+from LowDoseRobustnessLib.simulation.attenuation import hu_to_mu, mu_to_hu
+from LowDoseRobustnessLib.simulation.dose import (check_dose_fraction, check_incident_flux, line_integral_noise,
+                                                  line_integrals_from_counts, mean_counts, thin_counts)
+from LowDoseRobustnessLib.simulation.input_noise import InputNoise, NoiseSample, body_interior, calibrated_noise
+from LowDoseRobustnessLib.simulation.noise_accounting import (Shortfall, add_dose_noise, per_ray_gain,
+                                                              retained_band_variances)
+from LowDoseRobustnessLib.simulation.noise_maps import by_slabs
+from LowDoseRobustnessLib.simulation.settings import SimulationSettings, make_projector
 from LowDoseRobustnessLib.volume import Volume
 
+AMPLIFICATION_MARGIN = 0.05
+AMPLIFICATION_SHARE = 0.1
+"""A warning when the signal holds over 5 % more than the input's noise variance in over 10 % of the body."""
 
-@dataclass(frozen=True)
-class SimulationSettings:
-    """Everything that defines a simulated acquisition and its reconstruction.
-
-    geometry: a :class:`ScanGeometry` or a preset name ("clinical", "fast"); its detector is
-    widened to cover the volume. incident_flux: I0, photons per detector pixel and view at
-    full dose. electronic_noise_sd: Gaussian detector noise in counts. reconstruction: a
-    name from :data:`.contract.RECONSTRUCTIONS`, with ``reconstruction_options`` (the
-    method's keyword arguments, e.g. ``{"filter_name": "hann"}`` or ``{"regularization": 2.0}``).
-    """
-
-    geometry: ScanGeometry | str = "clinical"
-    backend: str = "auto"
-    incident_flux: float = DEFAULT_INCIDENT_FLUX
-    electronic_noise_sd: float = 0.0
-    reconstruction: str = "fbp"
-    reconstruction_options: dict = field(default_factory=dict)
-    mu_water_per_mm: float = MU_WATER_PER_MM
-    noise_compensation: bool = True
-
-    def scan_geometry(self, volume: Volume) -> ScanGeometry:
-        """The geometry for ``volume``: the preset or given geometry, detector fitted to the volume."""
-        geometry = self.geometry
-        if isinstance(geometry, str):
-            geometry = GEOMETRIES.load(geometry)()
-        return geometry.fitted_to(volume.array.shape, volume.spacing)
-
-    @property
-    def fbp_filter(self) -> str:
-        """The ramp-filter window of the FBP step (FBP itself and FBP-based methods)."""
-        return self.reconstruction_options.get("filter_name", "ram-lak")
-
-
-def make_projector(volume: Volume, settings: SimulationSettings) -> Projector:
-    """The projector for the volume's grid (built once; reuse it for every dose level)."""
-    return get_projector(settings.backend, settings.scan_geometry(volume), volume.array.shape, volume.spacing)
+__all__ = ["SimulationSettings", "calibrate_incident_flux", "make_projector", "simulate_dose_series",
+           "simulate_low_dose", "thin_measured_projections", "with_incident_flux"]
 
 
 def _dose_rng(seed: int, dose_fraction: float) -> np.random.Generator:
@@ -79,68 +57,94 @@ def simulate_dose_series(volume: Volume, dose_fractions: Sequence[float], settin
                          cancel: Optional[CancelCheck] = None) -> dict[float, Volume]:
     """Reconstructions in HU at each dose fraction, plus the 100 % reference under key 1.0.
 
-    The input already holds full-dose noise, but reprojection + reconstruction keeps only a
-    fraction ``retention`` (alpha^2 < 1) of its variance (:func:`noise_variance_retention`).
-    Gaussian noise of variance (1/d - alpha^2) / (I0 e^-p) per line integral p (plus the
-    electronic term, :func:`dose.additional_line_integral_sd`) is therefore added, so the
-    output holds the noise of a dose-``d`` scan, the 100 % reference included
-    (``settings.noise_compensation=False`` assumes alpha^2 = 1: only (1/d - 1) is added and
-    the reference gets none). Same seed, same output.
+    Each output holds the noise of a dose-``d`` scan at the settings' I0 with the input's kernel
+    (``settings.kernel``; ``auto`` fits it to the input's noise): the input's own noise, as much of
+    it as the chain keeps (measured; none with ``settings.input_noise="none"``), plus the rest from
+    an acquisition at d I0 (:func:`.dose.line_integral_noise`, with the low-signal log of
+    ``settings.low_signal``). FBP-based reconstructions add it to the FBP image locally and per
+    frequency band (:func:`.noise_accounting.add_dose_noise`); the others get noisy projections
+    (:func:`.noise_accounting.per_ray_gain`). Warns (:class:`.errors.SimulationWarning`) when the
+    input's noise does not fit I0 and the kernel. Same seed, same output.
     """
     check_finite(volume.array, "the CT")
     doses = sorted({check_dose_fraction(d) for d in dose_fractions} | {1.0}, reverse=True)
-    steps = Progress(3 + len(doses), progress, cancel)
+    steps = Progress(4 + len(doses), progress, cancel)
     projector = projector or make_projector(volume, settings)
     steps.step("projector ready")
     reconstruct = get_reconstructor(settings.reconstruction)
     line_integrals = projector.forward_project(hu_to_mu(volume.array, settings.mu_water_per_mm))
     steps.step("forward projection done")
-    flux = np.float32(check_incident_flux(settings.incident_flux))
-    retention = noise_variance_retention(volume, settings, seed) if settings.noise_compensation else 1.0
-    steps.step(f"reprojection keeps {retention:.0%} of the input's noise variance")
-    variance = full_dose_variance(line_integrals, flux)
-    outputs = {}
+    options = dict(settings.reconstruction_options)
+    output_filter = as_kernel(options.pop("filter_name", "ram-lak"))
+    kernel, input_noise = _input_noise(volume, settings, seed)
+    noisy_input = input_noise is not None and not input_noise.noise_free
+    steps.step(_describe(input_noise, kernel))
+    after_fbp = getattr(reconstruct, "after_fbp", False)
+    fbp_based = after_fbp is not False
+    signal = projector.reconstruct_fbp(line_integrals, filter_name=output_filter) if fbp_based or noisy_input else None
+    body, interior = volume.array > -500, body_interior(volume.array, volume.spacing)
+    flux = float(check_incident_flux(settings.incident_flux))
+    outputs, retained = {}, []
     for dose in doses:
-        noisy = line_integrals
-        if 1.0 / dose - retention > 0:
-            sd = additional_line_integral_sd(None, flux, dose, settings.electronic_noise_sd, retention, variance)
-            noisy = sd * _dose_rng(seed, dose).standard_normal(sd.shape, dtype=np.float32)
-            noisy += line_integrals
-        counts = np.float32(dose) / variance if getattr(reconstruct, "uses_counts", True) else None
-        mu = reconstruct(noisy, projector, counts=counts, **settings.reconstruction_options)
+        noise = line_integral_noise(line_integrals, dose * flux, _dose_rng(seed, dose), settings.electronic_noise_sd,
+                                    settings.low_signal)
+        noise_image = (projector.reconstruct_fbp(noise, filter_name=kernel * output_filter)
+                       if fbp_based or (noisy_input and not retained) else None)
+        if noisy_input and not retained:  # the 100 % dose comes first: its noise is the reference
+            retained = _retained_noise(signal, noise_image, input_noise, interior, volume.spacing)
+        if fbp_based:
+            shortfall = Shortfall()
+            mu = by_slabs(partial(add_dose_noise, spacing_mm=volume.spacing, shortfall=shortfall),
+                          signal, noise_image, body, *retained[:-1])
+            shortfall.warn(dose)
+            mu = after_fbp(mu, **options) if after_fbp else mu
+        else:
+            if retained:
+                noise *= per_ray_gain(projector, sum(retained[:-1]), retained[-1], body, dose)
+            counts = mean_counts(line_integrals, dose * flux) if getattr(reconstruct, "uses_counts", True) else None
+            mu = reconstruct(line_integrals + noise, projector, counts=counts, **settings.reconstruction_options)
         outputs[dose] = volume.with_array(mu_to_hu(mu, settings.mu_water_per_mm))
         steps.step(f"reconstructed {dose:.0%} dose")
     return outputs
 
 
-def _chain_noise(projector: Projector, line_integrals: np.ndarray, incident_flux, filter_name: str,
-                 rng: np.random.Generator) -> np.ndarray:
-    """FBP (1/mm) of full-dose quantum noise, variance 1/(I0 e^-p) per line integral: this chain's image noise."""
-    sd = np.sqrt(full_dose_variance(line_integrals, incident_flux))
-    return projector.reconstruct_fbp(sd * rng.standard_normal(sd.shape, dtype=np.float32), filter_name=filter_name)
+def _input_noise(volume: Volume, settings: SimulationSettings, seed: int) -> tuple[Kernel, Optional[InputNoise]]:
+    """The noise kernel and the input's noise against the chain's (None: declared noise-free);
+    warns when the input's noise does not fit I0 and the kernel."""
+    if settings.input_noise == "none":
+        return as_kernel("ram-lak" if settings.kernel == KERNEL_AUTO else settings.kernel), None
+    sample = NoiseSample(volume, settings, seed)
+    kernel = sample.fitted_kernel() if settings.kernel == KERNEL_AUTO else as_kernel(settings.kernel)
+    input_noise = sample.assess(kernel)
+    if input_noise.mismatch():
+        warnings.warn(SimulationWarning(input_noise.mismatch()), stacklevel=3)
+    return kernel, input_noise
 
 
-def noise_variance_retention(volume: Volume, settings: SimulationSettings, seed: int = 0,
-                             slab_slices: int = 8) -> float:
-    """alpha^2: the fraction of image-noise variance that survives reprojection + reconstruction.
+def _retained_noise(signal: np.ndarray, reference: np.ndarray, input_noise: InputNoise, region: np.ndarray,
+                    spacing_mm) -> list[np.ndarray]:
+    """[V_r,b per band..., V_1]: the input's noise the signal kept, and the chain's full-dose noise ``reference``.
 
-    Full-dose noise of this chain (FBP of line-integral noise of variance 1/(I0 e^-p)) on a
-    central slab of the volume is passed through the chain once more; the ratio of the
-    variances inside the body (mu > mu_water / 2) is alpha^2. Assumes the input's noise has
-    the texture of this chain's noise (same order of resolution; calibrate I0 for its level).
+    Warns when the signal holds more of the input's noise than the input did: reprojection and
+    reconstruction then add noise of their own (angular undersampling), which no dose takes away.
     """
-    start = max(0, volume.array.shape[0] // 2 - slab_slices // 2)
-    slab = volume if volume.array.shape[0] <= slab_slices else Volume(
-        volume.array[start:start + slab_slices], volume.spacing, volume.origin, volume.direction)
-    projector = make_projector(slab, settings)
-    mu = hu_to_mu(slab.array, settings.mu_water_per_mm)
-    noise = _chain_noise(projector, projector.forward_project(mu), settings.incident_flux, settings.fbp_filter,
-                         np.random.default_rng([int(seed), 7]))
-    again = projector.reconstruct_fbp(projector.forward_project(noise), filter_name=settings.fbp_filter)
-    body = mu > 0.5 * settings.mu_water_per_mm
-    if body.sum() < 100:
-        raise InputError("the volume holds almost no tissue denser than half water; is it a CT in HU?")
-    return float(np.clip(np.var(again[body]) / np.var(noise[body]), 0.0, 1.0))
+    retained = by_slabs(partial(retained_band_variances, spacing_mm=spacing_mm), signal, reference, region)
+    kept = sum(retained[:-1])[region] / retained[-1][region] * (input_noise.predicted_sd_hu /
+                                                                input_noise.measured_sd_hu) ** 2
+    share = float(np.mean(kept > 1.0 + AMPLIFICATION_MARGIN))
+    if share > AMPLIFICATION_SHARE:
+        warnings.warn(SimulationWarning(
+            f"reprojection and reconstruction add noise of their own in {share:.0%} of the body (up to "
+            f"{np.percentile(kept, 99):.2f} x the input's noise variance comes out): the geometry has too few views "
+            "for this grid (about 4 pi R / pixel views per turn sample a body of radius R)"), stacklevel=4)
+    return retained
+
+
+def _describe(input_noise: Optional[InputNoise], kernel: Kernel) -> str:
+    if input_noise is None or input_noise.noise_free:
+        return f"noise-free input; noise kernel {kernel.describe()}"
+    return (f"input noise {input_noise.measured_sd_hu:.1f} HU (this chain at I0 = {input_noise.incident_flux:.3g}: "
+            f"{input_noise.predicted_sd_hu:.1f} HU), kernel {kernel.describe()}")
 
 
 def simulate_low_dose(volume: Volume, dose_fraction: float, settings: SimulationSettings = SimulationSettings(),
@@ -150,38 +154,34 @@ def simulate_low_dose(volume: Volume, dose_fraction: float, settings: Simulation
 
 
 def thin_measured_projections(line_integrals: np.ndarray, incident_flux, dose_fraction: float, seed: int = 0,
-                              method: str = "zabic", electronic_noise_sd: float = 0.0) -> np.ndarray:
+                              method: str = "zabic", electronic_noise_sd: float = 0.0,
+                              low_signal: str = "corrected") -> np.ndarray:
     """Line integrals of a dose-``d`` scan from measured full-dose ones (the paper's sec. 3.1).
 
     ``incident_flux`` is the air-scan I0 per detector pixel (scalar or broadcastable to the
     projections). Counts n_a = I0 exp(-l) (eq. 1) are thinned to n_b (eq. 3, :func:`dose.thin_counts`)
-    and converted back with the dose-``d`` flux d I0: l_b = ln(d I0 / n_b).
+    and converted back with the dose-``d`` flux d I0: l_b = ln(d I0 / (n_b + c)), c = 1/2 with the
+    low-signal correction of clinical scanners (``low_signal="corrected"``), 0 for the raw log of an
+    uncorrected detector (``"none"``; +12 to +45 HU next to bone at 5-10 % dose).
     """
     dose = check_dose_fraction(dose_fraction)
     counts = mean_counts(line_integrals, incident_flux)
     thinned = thin_counts(counts, dose, _dose_rng(seed, dose), method, electronic_noise_sd)
-    return line_integrals_from_counts(thinned, dose * check_incident_flux(incident_flux))
+    return line_integrals_from_counts(thinned, dose * check_incident_flux(incident_flux), low_signal)
 
 
-def calibrate_incident_flux(volume: Volume, roi: tuple[slice, slice, slice], settings: SimulationSettings = SimulationSettings(),
-                            seed: int = 0, projector: Optional[Projector] = None) -> float:
-    """I0 that reproduces the noise SD measured in a homogeneous ROI ``[z, y, x]`` of the input.
+def calibrate_incident_flux(volume: Volume, roi: tuple[slice, slice, slice],
+                            settings: SimulationSettings = SimulationSettings(), seed: int = 0) -> float:
+    """I0 at which this chain's full-dose noise equals the input's in a uniform ROI ``[z, y, x]``.
 
-    Quantum noise variance in the image scales as 1/I0, so reconstructing pure full-dose
-    noise (variance 1/(I0' e^-p)) at a trial I0' and measuring its SD sigma' in the ROI gives
-    I0 = I0' (sigma' / sigma_input)^2. The ROI must be uniform tissue (e.g. liver, fat, water):
-    anatomy inside it inflates sigma_input and lowers I0.
+    The ROI's noise is measured from slice differences, so anatomy shared by neighbouring slices
+    and any fixed pattern of the reconstruction cancel; this chain's full-dose noise at the trial
+    I0' = ``settings.incident_flux``, with the input's kernel (``settings.kernel``; ``auto``:
+    fitted), is reconstructed on the ROI's slices. Image variance scales as 1/I0, so
+    I0 = I0' sigma'^2 / sigma^2 (:func:`.input_noise.calibrated_noise`).
     """
     check_finite(volume.array, "the CT")
-    measured_sd = float(np.std(volume.array[roi]))
-    if not measured_sd > 0:
-        raise InputError("the calibration ROI has no noise (constant values); choose a region of uniform tissue")
-    projector = projector or make_projector(volume, settings)
-    line_integrals = projector.forward_project(hu_to_mu(volume.array, settings.mu_water_per_mm))
-    trial_flux = check_incident_flux(settings.incident_flux)
-    noise_mu = _chain_noise(projector, line_integrals, trial_flux, settings.fbp_filter, np.random.default_rng(seed))
-    simulated_sd = float(np.std(noise_mu[roi])) * 1000.0 / settings.mu_water_per_mm
-    return float(trial_flux * (simulated_sd / measured_sd) ** 2)
+    return calibrated_noise(volume, roi, settings, seed).fitted_incident_flux
 
 
 def with_incident_flux(settings: SimulationSettings, incident_flux: float) -> SimulationSettings:

@@ -5,6 +5,7 @@ import sys
 from dataclasses import asdict
 
 from LowDoseRobustnessLib.contract import DEFAULT_INCIDENT_FLUX, GEOMETRIES, PEAK_MEMORY_BYTES_PER_VOXEL
+from LowDoseRobustnessLib.errors import InputError
 
 from SyntheticCTLib.contract import DEFAULT_GEOMETRY, DEFAULT_STRATEGY, HU_STATISTICS_TABLE, STRATEGIES
 
