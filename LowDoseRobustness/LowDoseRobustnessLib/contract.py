@@ -71,6 +71,9 @@ RECONSTRUCTIONS = Registry("reconstruction", {
 })
 FBP_FILTERS = ("ram-lak", "shepp-logan", "cosine", "hann")
 THINNING_METHODS = ("zabic", "binomial")
+NOISE_MODES = ("projection", "image")
+"""How noise realizations are made: each in the projection domain, or drawn in the image domain from local
+noise power spectra learnt from a few projection-domain ones (:mod:`.simulation.image_noise`)."""
 DENOISERS = Registry("denoiser", {
     "cnn": f"{PACKAGE}.reconstruction.denoisers.redcnn:RedCnnDenoiser",
     "nlm": f"{PACKAGE}.reconstruction.denoisers.nlm:NonLocalMeansDenoiser",

@@ -6,7 +6,7 @@ import inspect
 from pathlib import Path
 
 from LowDoseRobustnessLib.contract import (BACKEND_CHOICES, DEFAULT_INCIDENT_FLUX, FBP_FILTERS, GEOMETRIES,
-                                           RECONSTRUCTIONS, VOLUME_SUFFIX, dose_stem)
+                                           NOISE_MODES, RECONSTRUCTIONS, VOLUME_SUFFIX, dose_stem)
 from LowDoseRobustnessLib.errors import InputError
 
 
@@ -45,6 +45,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--regularization", type=float,
                         help="iterative: prior strength relative to the method's default (default 1)")
     parser.add_argument("--iterations", type=int, help="iterative: number of iterations (default: the method's)")
+    parser.add_argument("--noise", default="projection", choices=NOISE_MODES,
+                        help="projection: simulate the noise in the projection domain; image: draw it from local noise "
+                             "power spectra learnt from a few projection-domain realizations (pays off for many "
+                             "realizations: lowdose study --realizations)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     parser.set_defaults(func=run)
 
@@ -80,22 +84,23 @@ def reconstruction_options(arguments) -> dict:
 def run(arguments) -> int:
     from LowDoseRobustnessLib.io.volumes import read_volume, write_volume
     from LowDoseRobustnessLib.progress import print_progress
+    from LowDoseRobustnessLib.simulation.image_noise import simulate_realizations
     from LowDoseRobustnessLib.simulation.simulate import (SimulationSettings, calibrate_incident_flux, make_projector,
-                                                          simulate_dose_series, with_incident_flux)
+                                                          with_incident_flux)
 
     volume = read_volume(arguments.input)
     options = reconstruction_options(arguments)
     settings = SimulationSettings(geometry=arguments.geometry, backend=arguments.backend,
                                   incident_flux=arguments.incident_flux, electronic_noise_sd=arguments.electronic_noise,
-                                  reconstruction=arguments.recon, reconstruction_options=options)
+                                  reconstruction=arguments.recon, reconstruction_options=options, noise=arguments.noise)
     paths = _output_paths(arguments, sorted(set(arguments.dose)))
     projector = make_projector(volume, settings)
     if arguments.calibrate_roi:
         flux = calibrate_incident_flux(volume, arguments.calibrate_roi, settings, arguments.seed, projector)
         print(f"calibrated incident flux I0 = {flux:.4g} photons per detector pixel and view")
         settings = with_incident_flux(settings, flux)
-    results = simulate_dose_series(volume, arguments.dose, settings, arguments.seed, projector,
-                                   progress=print_progress)
+    results, = simulate_realizations(volume, arguments.dose, settings, [arguments.seed], projector,
+                                     model_seed=arguments.seed, progress=print_progress)
     for dose, path in paths.items():
         write_volume(results[dose], path, overwrite=arguments.overwrite)
         print(f"wrote {path} ({dose:.0%} dose)")

@@ -38,6 +38,7 @@ class SimulationSettings:
     full dose. electronic_noise_sd: Gaussian detector noise in counts. reconstruction: a
     name from :data:`.contract.RECONSTRUCTIONS`, with ``reconstruction_options`` (the
     method's keyword arguments, e.g. ``{"filter_name": "hann"}`` or ``{"regularization": 2.0}``).
+    noise: a name from :data:`.contract.NOISE_MODES`, used by :func:`.image_noise.simulate_realizations`.
     """
 
     geometry: ScanGeometry | str = "clinical"
@@ -48,6 +49,7 @@ class SimulationSettings:
     reconstruction_options: dict = field(default_factory=dict)
     mu_water_per_mm: float = MU_WATER_PER_MM
     noise_compensation: bool = True
+    noise: str = "projection"
 
     def scan_geometry(self, volume: Volume) -> ScanGeometry:
         """The geometry for ``volume``: the preset or given geometry, detector fitted to the volume."""
