@@ -33,3 +33,14 @@ def water_cylinder(shape: tuple[int, int, int] = (32, 128, 128), spacing_mm: flo
         rois[name] = np.broadcast_to(distance <= insert_radius_mm - 2.0, shape)
     volume = Volume(np.repeat(image[None], nz, axis=0), (spacing_mm, spacing_mm, slice_spacing_mm))
     return volume, rois
+
+
+def body_ellipse(shape: tuple[int, int, int] = (16, 128, 128), spacing_mm: float = 3.0,
+                 semi_axes_mm: tuple[float, float] = (175.0, 125.0), bone_hu: float = 700.0,
+                 slice_spacing_mm: float = 3.0) -> Volume:
+    """A body-sized water ellipse (350 x 250 mm by default) in air along z, with a 40 mm bone rod off-centre."""
+    nz, ny, nx = shape
+    y, x = (np.mgrid[:ny, :nx].astype(np.float32) - np.array([(ny - 1) / 2, (nx - 1) / 2])[:, None, None]) * spacing_mm
+    image = np.where((x / semi_axes_mm[0]) ** 2 + (y / semi_axes_mm[1]) ** 2 <= 1.0, 0.0, -1000.0).astype(np.float32)
+    image[np.hypot(x - 0.35 * semi_axes_mm[0], y - 0.25 * semi_axes_mm[1]) <= 20.0] = bone_hu
+    return Volume(np.repeat(image[None], nz, axis=0), (spacing_mm, spacing_mm, slice_spacing_mm))
