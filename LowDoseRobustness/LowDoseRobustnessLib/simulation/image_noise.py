@@ -21,7 +21,7 @@ CNN, NLM) the model reproduces the local SD and NPS but not signal-dependent tex
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
 
@@ -41,10 +41,10 @@ from LowDoseRobustnessLib.volume import Volume
 
 DEFAULT_TRAINING_REALIZATIONS = 4
 """Projection-domain realizations a model is learnt from (K); outputs share 1/K of their noise variance."""
-MAX_FILTERS = 8
+MAX_FILTERS = 6
 """At most this many basis filters (each costs one inverse FFT per draw)."""
 FILTER_ENERGY = 0.999
-"""Basis filters are added until they hold this fraction of the patch filters' energy."""
+"""Basis filters are added until they hold this fraction of the patch filters' (SD-weighted) energy."""
 SLICES_PER_BLOCK = 16
 """Slices filtered at once (bounds the memory of the coefficient maps)."""
 WRAP_MARGIN_PX = 8
@@ -75,6 +75,7 @@ class ImageNoiseModel:
     spacing: tuple[float, float, float]
     origin: tuple[float, float, float]
     direction: tuple[float, ...]
+    _slab_maps: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def _index(self, dose_fraction: float) -> int:
         dose = check_dose_fraction(dose_fraction)
@@ -105,16 +106,25 @@ class ImageNoiseModel:
     def _filtered(self, spectrum: np.ndarray, index: int, block: slice) -> np.ndarray:
         """sigma(x) sqrt(1 - 1/K) sum_b c_b(x) (psi_b * w)(x) for white noise w given by its rfft2 ``spectrum``."""
         nz, ny, nx = self.mean_hu[index].shape
-        z = _hat_weights(np.arange(nz)[block], self.centres[0])
-        y, x = _hat_weights(np.arange(ny), self.centres[1]), _hat_weights(np.arange(nx), self.centres[2])
-        maps = np.einsum("zs,bspq,yp,xq->bzyx", z, self.coefficients[index], y, x, optimize=True)
+        lower, upper, fraction = _bracket(np.arange(nz)[block], self.centres[0])
+        slabs = self._coefficient_maps(index)
+        maps = slabs[:, lower] * (1 - fraction)[:, None, None] + slabs[:, upper] * fraction[:, None, None]
         scale = np.sqrt((1.0 - 1.0 / self.training_realizations) / np.maximum(np.einsum("bzyx,bzyx->zyx", maps, maps), 1e-12))
         padded = (self.filters.shape[1], 2 * (self.filters.shape[2] - 1))
         filtered = scipy.fft.irfft2(spectrum[None] * self.filters[:, None], s=padded, workers=-1)[..., :ny, :nx]
-        out = np.einsum("bzyx,bzyx->zyx", maps.astype(np.float32), filtered)
+        out = np.einsum("bzyx,bzyx->zyx", maps, filtered)
         out *= scale
         out *= self.sd_hu[index][block]
         return out
+
+    def _coefficient_maps(self, index: int) -> np.ndarray:
+        """Basis coefficients per slab interpolated in-plane to every voxel, (filters, slabs, y, x); kept after first use."""
+        if index not in self._slab_maps:
+            _, ny, nx = self.mean_hu[index].shape
+            y, x = _hat_weights(np.arange(ny), self.centres[1]), _hat_weights(np.arange(nx), self.centres[2])
+            self._slab_maps[index] = np.einsum("bspq,yp,xq->bsyx", self.coefficients[index], y, x,
+                                               optimize=True).astype(np.float32)
+        return self._slab_maps[index]
 
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write the model to one ``.npz`` file (atomically); :meth:`load` reads it back."""
@@ -178,7 +188,8 @@ def fit_image_noise_model(realizations: Iterable[Mapping[float, Volume]], max_fi
         raise InputError("an image-noise model needs at least 2 training realizations")
     doses = tuple(sorted(statistics))
     shapes = [statistics[d].nps_shapes() for d in doses]
-    filters, coefficients = _filter_basis(shapes, first.array.shape[1:], max_filters)
+    patch_sd = [statistics[d].patch_sd() for d in doses]
+    filters, coefficients = _filter_basis(shapes, patch_sd, first.array.shape[1:], max_filters)
     return ImageNoiseModel(
         doses=doses, training_realizations=count,
         mean_hu=tuple(sums[d] / np.float32(count) for d in doses),
@@ -254,17 +265,19 @@ def _part(progress: Optional[ProgressCallback], index: int, count: int, prefix: 
     return lambda fraction, message: progress((index + fraction) / count, prefix + message)
 
 
-def _filter_basis(shapes: Sequence[np.ndarray], slice_shape: tuple[int, int],
+def _filter_basis(shapes: Sequence[np.ndarray], patch_sd: Sequence[np.ndarray], slice_shape: tuple[int, int],
                   max_filters: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
     """Orthonormal basis filters on the (padded) slice's rfft2 grid and each dose's coefficients per patch.
 
-    The patch filters sqrt(S_p) (one row per dose x slab x patch) are reduced to their leading
-    right singular vectors, which are interpolated from the patch's frequency grid to the
-    slice's and orthonormalised there (unit-variance output for white input: Parseval, with the
-    rfft's doubled columns).
+    The patch filters sqrt(S_p) (one row per dose x slab x patch), each weighted by its patch's
+    noise SD (so the basis minimises the error in noise power, not in quiet air), are reduced to
+    their leading right singular vectors, which are interpolated from the patch's frequency grid
+    to the slice's and orthonormalised there (unit-variance output for white input: Parseval,
+    with the rfft's doubled columns).
     """
     patch = shapes[0].shape[-1]
-    rows = np.concatenate([np.sqrt(s).reshape(-1, patch * patch) for s in shapes])
+    weights = np.concatenate([sd.ravel() for sd in patch_sd])
+    rows = np.concatenate([np.sqrt(s).reshape(-1, patch * patch) for s in shapes]) * (weights / weights.mean())[:, None]
     singular, vectors = _leading_singular_vectors(rows, max_filters)
     energy = np.cumsum(singular ** 2) / np.sum(rows.astype(np.float64) ** 2)
     count = min(max_filters, int(np.searchsorted(energy, FILTER_ENERGY)) + 1)
@@ -304,16 +317,27 @@ def _leading_singular_vectors(rows: np.ndarray, count: int, power_iterations: in
     return singular[:count], vectors[:count]
 
 
-def _hat_weights(positions: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Linear-interpolation weights (positions x centres), constant beyond the outermost centres."""
+def _bracket(positions: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For linear interpolation between ``centres``: lower and upper neighbour and the fraction towards the upper.
+
+    Positions beyond the outermost centres take that centre's value.
+    """
     if centres.size == 1:
-        return np.ones((positions.size, 1), np.float32)
+        zeros = np.zeros(positions.size, int)
+        return zeros, zeros, np.zeros(positions.size, np.float32)
     clipped = np.clip(positions, centres[0], centres[-1])
     upper = np.clip(np.searchsorted(centres, clipped, side="right"), 1, centres.size - 1)
     fraction = (clipped - centres[upper - 1]) / (centres[upper] - centres[upper - 1])
+    return upper - 1, upper, fraction.astype(np.float32)
+
+
+def _hat_weights(positions: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Linear-interpolation weights as a matrix (positions x centres)."""
+    lower, upper, fraction = _bracket(positions, centres)
     weights = np.zeros((positions.size, centres.size), np.float32)
-    weights[np.arange(positions.size), upper - 1] = 1.0 - fraction
-    weights[np.arange(positions.size), upper] = fraction
+    rows = np.arange(positions.size)
+    weights[rows, lower] += 1.0 - fraction
+    weights[rows, upper] += fraction
     return weights
 
 

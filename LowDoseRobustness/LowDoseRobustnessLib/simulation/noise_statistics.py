@@ -119,6 +119,10 @@ class NoiseStatistics:
         sigma = [smoothing_mm / spacing_mm[2], smoothing_mm / spacing_mm[1], smoothing_mm / spacing_mm[0]]
         return gaussian_filter(self.square_sum / self.samples, sigma, mode="nearest").astype(np.float32)
 
+    def patch_sd(self) -> np.ndarray:
+        """Noise SD (HU, relative: under the Hann window) per (slab, patch row, patch column)."""
+        return np.sqrt(self.power_sum.mean(axis=(-2, -1)) / self.samples) / np.linalg.norm(self.window)
+
     def nps_shapes(self) -> np.ndarray:
         """Local NPS per (slab, patch row, patch column), over the patch's fft2 frequencies, mean 1.
 
