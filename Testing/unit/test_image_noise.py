@@ -161,3 +161,16 @@ def test_image_noise_validation_tables(example_data, case):
                                     f"{volume.array.shape[2]} x {volume.array.shape[1]} at {volume.spacing[0]} mm",
                                     volume, SimulationSettings(geometry="clinical"), doses=(0.25, 0.5),
                                     training_realizations=4, held_out_pairs=3, draws=8)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reconstruction", ["fbp", "nlm", "cnn", "iterative"])
+def test_image_noise_follows_each_reconstruction_to_second_order(example_data, reconstruction):
+    """Local SD and NPS of every reconstruction's output (of nonlinear ones not their non-Gaussian texture): within 5 % or 3 SE."""
+    volume = read_volume(example_data / "example_ct_sm.nii.gz")
+    rows = validate(volume, SimulationSettings(geometry="fast", reconstruction=reconstruction),
+                    body_boxes(volume, box_mm=48.0), training_realizations=3)
+    print_table(f"real CT (example_ct_sm), fast geometry, --recon {reconstruction}", rows)
+    for row in rows:
+        assert abs(row["sd_ratio"] - 1) < max(0.05, 3 * row["sd_ratio_se"]), row
+        assert abs(row["centroid_ratio"] - 1) < max(0.05, 3 * row["centroid_ratio_se"]), row

@@ -21,6 +21,7 @@ CNN, NLM) the model reproduces the local SD and NPS but not signal-dependent tex
 """
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
@@ -54,7 +55,7 @@ TRAINING_STREAM = 20240
 """Mixed into the model seed for the training realizations' seeds (apart from the draws' streams)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ImageNoiseModel:
     """What is needed to draw image-domain realizations of one scan at its dose levels (HU).
 
@@ -146,20 +147,20 @@ class ImageNoiseModel:
         """A model written by :meth:`save`."""
         try:
             with np.load(path, allow_pickle=False) as data:
-                if int(data["format_version"]) != FORMAT_VERSION:
-                    raise InputError(f"{path}: image-noise model format {int(data['format_version'])}, "
-                                     f"this version reads {FORMAT_VERSION}; learn the model again")
-                count = len(data["doses"])
-                per_dose = {name: tuple(data[f"{name}_{i}"] for i in range(count))
-                            for name in ("mean_hu", "sd_hu", "coefficients", "axial_correlation")}
-                return cls(tuple(float(d) for d in data["doses"]), int(data["training_realizations"]),
-                           filters=data["filters"], centres=(data["centre_z"], data["centre_y"], data["centre_x"]),
-                           spacing=tuple(data["spacing"]), origin=tuple(data["origin"]),
-                           direction=tuple(data["direction"]), **per_dose)
-        except (OSError, KeyError, ValueError) as error:
-            if isinstance(error, InputError):
-                raise
+                arrays = {name: data[name] for name in data.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as error:
             raise InputError(f"cannot read an image-noise model from {path}: {error}") from None
+        version = int(arrays.get("format_version", -1))
+        if version != FORMAT_VERSION:
+            raise InputError(f"{path} is not an image-noise model of format {FORMAT_VERSION} (found {version}); "
+                             "learn the model again")
+        count = len(arrays["doses"])
+        per_dose = {name: tuple(arrays[f"{name}_{i}"] for i in range(count))
+                    for name in ("mean_hu", "sd_hu", "coefficients", "axial_correlation")}
+        return cls(tuple(float(d) for d in arrays["doses"]), int(arrays["training_realizations"]),
+                   filters=arrays["filters"], centres=(arrays["centre_z"], arrays["centre_y"], arrays["centre_x"]),
+                   spacing=tuple(arrays["spacing"]), origin=tuple(arrays["origin"]),
+                   direction=tuple(arrays["direction"]), **per_dose)
 
 
 def fit_image_noise_model(realizations: Iterable[Mapping[float, Volume]], max_filters: int = MAX_FILTERS) -> ImageNoiseModel:

@@ -81,7 +81,7 @@ class PatchGrid:
 
 
 def helmert_contrast(running_sum: np.ndarray, realization: np.ndarray, count: int) -> np.ndarray:
-    """The k-th Helmert contrast (sum of the first k - (k) x_{k+1}) / sqrt(k (k + 1)): pure noise of one realization.
+    """The k-th Helmert contrast (x_1 + ... + x_k - k x_{k+1}) / sqrt(k (k + 1)): pure noise of one realization.
 
     ``running_sum`` holds the sum of the ``count`` = k realizations seen before ``realization``.
     Contrasts of independent, identically distributed realizations are independent, zero-mean and
@@ -120,8 +120,10 @@ class NoiseStatistics:
         return gaussian_filter(self.square_sum / self.samples, sigma, mode="nearest").astype(np.float32)
 
     def patch_sd(self) -> np.ndarray:
-        """Noise SD (HU, relative: under the Hann window) per (slab, patch row, patch column)."""
-        return np.sqrt(self.power_sum.mean(axis=(-2, -1)) / self.samples) / np.linalg.norm(self.window)
+        """Noise SD in HU per (slab, patch row, patch column), Hann-weighted over the patch (Parseval)."""
+        starts = np.asarray(self.grid.slab_starts)
+        slices = np.minimum(self.grid.slab_slices, self.shape[0] - starts)[:, None, None]
+        return np.sqrt(self.power_sum.mean(axis=(-2, -1)) / (self.samples * slices)) / np.linalg.norm(self.window)
 
     def nps_shapes(self) -> np.ndarray:
         """Local NPS per (slab, patch row, patch column), over the patch's fft2 frequencies, mean 1.
