@@ -84,6 +84,9 @@ def test_draws_are_seeded_and_the_model_survives_saving(known, tmp_path):
     assert np.array_equal(again.noise(1.0, 5), model.noise(1.0, 5))
     assert not np.array_equal(model.noise(1.0, 5), model.noise(1.0, 6))
     assert again.realization(1.0, 5).same_grid(Volume(model.mean_hu[0], SPACING))
+    with pytest.raises(InputError, match="another grid"):
+        simulate_realizations(Volume(model.mean_hu[0][:8], SPACING), [1.0], SimulationSettings(noise="image"), [0],
+                              model=model)
     with pytest.raises(FileExistsError):
         model.save(path)
     with pytest.raises(InputError, match="learnt for doses 1"):

@@ -101,8 +101,11 @@ class ImageNoiseModel:
 
     def realization(self, dose_fraction: float, seed: int) -> Volume:
         """Mean image plus :meth:`noise`: a simulated dose-``d`` scan in HU on the training grid."""
-        i = self._index(dose_fraction)
-        return Volume(self.mean_hu[i] + self.noise(dose_fraction, seed), self.spacing, self.origin, self.direction)
+        return self.realization_grid().with_array(self.mean_hu[self._index(dose_fraction)] + self.noise(dose_fraction, seed))
+
+    def realization_grid(self) -> Volume:
+        """The grid the model draws on (holding the first dose's mean image)."""
+        return Volume(self.mean_hu[0], self.spacing, self.origin, self.direction)
 
     def _filtered(self, spectrum: np.ndarray, index: int, block: slice) -> np.ndarray:
         """sigma(x) sqrt(1 - 1/K) sum_b c_b(x) (psi_b * w)(x) for white noise w given by its rfft2 ``spectrum``."""
@@ -249,6 +252,8 @@ def simulate_realizations(volume: Volume, dose_fractions: Sequence[float], setti
     if training:
         model = train_image_noise_model(volume, doses, settings, model_seed, training_realizations, projector,
                                         _part(progress, 0, len(seeds) + 1), cancel)
+    elif not model.realization_grid().same_grid(volume):
+        raise InputError("the image-noise model was learnt on another grid than this volume's; learn it on this volume")
     outputs = []
     for k, seed in enumerate(seeds, start=training):
         if cancel is not None and cancel():
