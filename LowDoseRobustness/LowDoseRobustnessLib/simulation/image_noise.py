@@ -282,10 +282,12 @@ def _filter_basis(shapes: Sequence[np.ndarray], patch_sd: Sequence[np.ndarray], 
     with the rfft's doubled columns).
     """
     patch = shapes[0].shape[-1]
-    weights = np.concatenate([sd.ravel() for sd in patch_sd])
+    weights = np.concatenate([sd.ravel() for sd in patch_sd]).astype(np.float64)
+    if not np.any(weights):
+        raise InputError("the training realizations do not differ: there is no noise to learn")
     rows = np.concatenate([np.sqrt(s).reshape(-1, patch * patch) for s in shapes]) * (weights / weights.mean())[:, None]
     singular, vectors = _leading_singular_vectors(rows, max_filters)
-    energy = np.cumsum(singular ** 2) / np.sum(rows.astype(np.float64) ** 2)
+    energy = np.cumsum(singular ** 2) / np.sum(np.square(rows))
     count = min(max_filters, int(np.searchsorted(energy, FILTER_ENERGY)) + 1)
     vectors = vectors[:count]
     ny, nx = (scipy.fft.next_fast_len(n + WRAP_MARGIN_PX, real=True) for n in slice_shape)
@@ -303,8 +305,8 @@ def _filter_basis(shapes: Sequence[np.ndarray], patch_sd: Sequence[np.ndarray], 
     filters = np.linalg.solve(lower, upsampled.reshape(count, -1)).reshape(upsampled.shape).astype(np.float32)
     coefficients = []
     for s in shapes:
-        weights = np.sqrt(s).reshape(-1, patch * patch) @ vectors.T @ lower
-        coefficients.append(weights.T.reshape((count,) + s.shape[:3]).astype(np.float32))
+        projections = np.sqrt(s).reshape(-1, patch * patch) @ vectors.T @ lower
+        coefficients.append(projections.T.reshape((count,) + s.shape[:3]).astype(np.float32))
     return filters, tuple(coefficients)
 
 

@@ -142,7 +142,7 @@ class NoiseStatistics:
         variance = self.lag_products[0].mean()
         correlation = np.zeros(AXIAL_LAGS + 1)
         correlation[0] = 1.0
-        for lag in range(1, min(AXIAL_LAGS, nz - 2) + 1):
+        for lag in range(1, min(AXIAL_LAGS, nz - 2) + 1) if variance > 0 else ():
             per_pair = self.lag_products[lag, :nz - lag] / variance
             standard_error = per_pair.std(ddof=1) / np.sqrt(per_pair.size)
             if abs(per_pair.mean()) > SIGNIFICANT_SE * standard_error:
