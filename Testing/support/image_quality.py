@@ -3,7 +3,8 @@
 Noise SD: the standard deviation of the voxels in a region of uniform tissue (a
 phantom insert, an eroded organ mask); the paper's measure (sec. 3.1, liver ROI in
 sec. 5.1). RMSE: root mean squared difference from a reference reconstruction
-(e.g. the full-dose one of the same chain).
+(e.g. the full-dose one of the same chain). For noise-only samples (realization
+differences): SD and NPS centroid (mean frequency) with standard errors, over ROI units.
 """
 from __future__ import annotations
 
