@@ -42,6 +42,24 @@ SAMPLE_CT = MODULE_RESOURCES / "SampleData" / "example_ct_sm.nii.gz"
 SAMPLE_LABELS = MODULE_RESOURCES / "SampleData" / "example_seg.nii.gz"
 """The bundled 30-slice TotalSegmentator example CT (HU) and its labels (attribution beside them)."""
 
+# --- file formats -------------------------------------------------------------------------------
+VOLUME_FORMATS = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
+"""Suffixes of the volume files the commands read and write (DICOM series are read from folders)."""
+TABLE_FORMATS = (".csv", ".parquet")
+"""Suffixes of results tables."""
+
+# --- memory -------------------------------------------------------------------------------------
+PEAK_MEMORY_BYTES_PER_VOXEL = {"simulation": 40, "simulated_dose": 4, "segmentation": 5, "comparison": 7,
+                               "synthesis": 48, "statistics": 40}
+"""Peak memory of each stage per voxel of its input, beyond the libraries (~0.5 GiB): the slope of peak RSS
+between two volume sizes (``Testing/benchmarks/bench_memory.py``, under load: simulation 68.5, each further dose
+4.7, segmentation 5.9, comparison 7.7, synthesis 77.9, statistics 40.9), rounded down; simulation and synthesis
+well below, as their projections grow with the in-plane size rather than the voxel count: a refusal is certain."""
+
+# --- CT numbers ---------------------------------------------------------------------------------
+AIR_HU = -1000.0
+"""Air in Hounsfield units, by definition of the scale."""
+
 # --- acquisition defaults -----------------------------------------------------------------------
 DEFAULT_INCIDENT_FLUX = 1.0e5
 """I0, photons per detector pixel and view at full dose: the order of a 120 kVp abdominal scan."""
@@ -162,6 +180,9 @@ DISAGREEMENT_CLASSES = (
 # --- a study folder -----------------------------------------------------------------------------
 VOLUME_SUFFIX = ".nii.gz"
 LABEL_NAMES_SUFFIX = ".labels.json"
+GENERIC_LABEL_NAME = re.compile(r"^(?:Segment|label)_(\d+)$")
+"""Names that say nothing about a structure: Slicer names the segments it reads from a label-map
+file ``Segment_<value>``; the Lib names a label without a name ``label_<value>``."""
 ARTIFACT_MANIFEST_SUFFIX = ".manifest.json"
 """Beside every engine artifact: what produced it (its key); an artifact without one is not finished."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -21,5 +21,13 @@ class Cancelled(RuntimeError):
     """The computation was stopped at the user's request; nothing half-written was left behind."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived: raised in the main thread so that every pending write removes its temporary."""
+
+    def __init__(self, signal_number: int, signal_name: str):
+        super().__init__(signal_name)
+        self.signal_number, self.signal_name = signal_number, signal_name
+
+
 USER_ERRORS = (InputError, FileExistsError, FileNotFoundError, BackendUnavailable, SegmenterFailed, Cancelled)
 """Exceptions reported as one line naming the problem (exit code 2), never as a traceback."""

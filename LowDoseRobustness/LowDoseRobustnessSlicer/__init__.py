@@ -1,6 +1,8 @@
-"""LowDoseRobustnessSlicer: the Slicer-facing layer that needs MRML but not Qt.
+"""LowDoseRobustnessSlicer: the Slicer-facing layer that needs MRML but not Qt (runs with slicer-core).
 
-``nodes`` converts between MRML nodes and the Lib's arrays/:class:`Volume`; ``logic``
-runs studies (simulate -> segment -> compare) on nodes, usable from the Slicer Python
-console, in batch mode, and in tests with the ``slicer-core`` wheel.
+``nodes`` converts volume and segmentation nodes to and from the Lib's arrays; ``tables`` and
+``overlays`` make table, plot and disagreement nodes; ``study_folder`` loads a study folder the
+engine wrote; ``comparison`` compares any two segmentations; ``views`` sets what the slice views
+show; ``logic`` ties them together for the module, the Python console and batch mode;
+``dependencies`` is the one list of Python packages the modules install.
 """

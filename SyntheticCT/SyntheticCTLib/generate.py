@@ -6,7 +6,7 @@ cases, and case i does not depend on how many cases are generated.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, Optional
+from typing import Iterator, Mapping, Optional
 
 import numpy as np
 
@@ -46,9 +46,16 @@ class SyntheticCase:
     dropped: tuple[str, ...]
 
 
-def label_tissues(names: LabelNames, components: LabelGroups, statistics: HUStatistics) -> LabelTissues:
-    """HU statistics per label value, pooled over the original labels merged into it."""
-    return {value: statistics.pooled(name, components.get(name, [name])) for value, name in names.items()}
+def label_tissues(names: LabelNames, components: LabelGroups, statistics: HUStatistics,
+                  tissues: Optional[Mapping[str, str]] = None) -> LabelTissues:
+    """HU statistics per label value, pooled over the original labels merged into it.
+
+    ``tissues``: original label name -> tissue of the table (:func:`.hu_statistics.assign_tissues`);
+    a name missing there is looked up as a tissue itself.
+    """
+    tissues = tissues or {}
+    return {value: statistics.pooled(name, [tissues.get(c, c) for c in components.get(name, [name])])
+            for value, name in names.items()}
 
 
 def synthesize_case(labels: Volume, names: LabelNames, tissues: LabelTissues, statistics: HUStatistics,
@@ -77,14 +84,15 @@ def synthesize_case(labels: Volume, names: LabelNames, tissues: LabelTissues, st
 
 
 def generate_cases(labels: Volume, names: LabelNames, components: LabelGroups, statistics: HUStatistics,
-                   settings: SynthesisSettings, count: int, seed: int = 0,
-                   ct: Optional[Volume] = None) -> Iterator[SyntheticCase]:
-    """``count`` cases from a label map with consecutive values (:func:`label_groups.select_labels`)."""
+                   settings: SynthesisSettings, count: int, seed: int = 0, ct: Optional[Volume] = None,
+                   tissues: Optional[Mapping[str, str]] = None) -> Iterator[SyntheticCase]:
+    """``count`` cases from a label map with consecutive values (:func:`label_groups.select_labels`);
+    ``tissues`` as for :func:`label_tissues`."""
     if count < 1:
         raise InputError(f"the number of synthetic cases must be at least 1, got {count}")
     if ct is not None and not ct.same_grid(labels):
         raise InputError("the CT and the label map must share one voxel grid (shape, spacing, origin, direction)")
-    tissues = label_tissues(names, components, statistics)
+    tissues = label_tissues(names, components, statistics, tissues)
     projector = make_projector(labels, settings.simulation) if settings.noise else None
     for index in range(count):
         yield synthesize_case(labels, names, tissues, statistics, settings, np.random.default_rng([seed, index]),

@@ -6,13 +6,13 @@ or a JSON file ``{"liver": ["liver"], "kidneys": ["kidney_left", "kidney_right"]
 """
 from __future__ import annotations
 
-import json
 import sys
 from fnmatch import fnmatchcase
 from pathlib import Path
 
 import numpy as np
 
+from LowDoseRobustnessLib.io.json_files import read_json, read_label_value_names
 from LowDoseRobustnessLib.io.labels import LabelNames, read_label_names, sidecar_path, totalsegmentator_names
 from LowDoseRobustnessLib.errors import InputError
 from LowDoseRobustnessLib.volume import Volume
@@ -27,10 +27,10 @@ ABDOMINAL_ORGANS = "liver,spleen,kidneys=kidney_*,vertebrae=vertebrae_*"
 def parse_label_groups(spec: str) -> LabelGroups:
     """Groups from ``name[=pattern+pattern...]`` items separated by commas, or from a JSON file."""
     if spec.endswith(".json"):
-        path = Path(spec)
-        if not path.exists():
-            raise InputError(f"label mapping file not found: {path}")
-        return {str(k): [str(p) for p in ([v] if isinstance(v, str) else v)] for k, v in json.loads(path.read_text()).items()}
+        content = read_json(spec, "label mapping file")
+        if not isinstance(content, dict) or not all(isinstance(v, (str, list)) for v in content.values()):
+            raise InputError(f"label mapping file {spec} must hold an object {{name: [label names]}}")
+        return {str(k): [str(p) for p in ([v] if isinstance(v, str) else v)] for k, v in content.items()}
     groups = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, _, patterns = item.partition("=")
@@ -38,6 +38,11 @@ def parse_label_groups(spec: str) -> LabelGroups:
     if not groups:
         raise InputError(f"no labels in the selection {spec!r}")
     return groups
+
+
+def labels_present(labels: Volume, names: LabelNames) -> LabelNames:
+    """Value -> name of every label in the map (``label_<value>`` where ``names`` has none)."""
+    return {int(v): names.get(int(v), f"label_{int(v)}") for v in np.unique(np.asarray(labels.array)) if v > 0}
 
 
 def select_labels(labels: Volume, names: LabelNames,
@@ -48,7 +53,7 @@ def select_labels(labels: Volume, names: LabelNames,
     output name the original label names (present in the map) merged into it.
     """
     array = np.asarray(labels.array)
-    present = {int(v): names.get(int(v), f"label_{int(v)}") for v in np.unique(array) if v > 0}
+    present = labels_present(labels, names)
     groups = groups or {name: [name] for name in present.values()}
     selected = np.zeros(array.shape, dtype=np.uint8 if len(groups) < 256 else np.uint16)
     components: LabelGroups = {}
@@ -64,18 +69,23 @@ def select_labels(labels: Volume, names: LabelNames,
 def label_names_for(label_map_path: str | Path, source: str | None = None) -> LabelNames:
     """Names from ``source`` ("totalsegmentator" or a JSON file like a sidecar), else the map's sidecar.
 
-    A map without sidecar is taken to be TotalSegmentator's "total" task (a note goes to stderr).
+    A map without sidecar is taken to be TotalSegmentator's "total" task (a note goes to stderr);
+    without the ``totalsegmentator`` package its labels stay unnamed (``label_<value>``), and the
+    statistics are then found by label value (:func:`.hu_statistics.assign_tissues`).
     """
     if source == "totalsegmentator":
         return totalsegmentator_names()
     if source:
-        path = Path(source)
-        if not path.exists():
-            raise InputError(f"label names file not found: {path}")
-        return {int(k): str(v) for k, v in json.loads(path.read_text()).items()}
+        return read_label_value_names(source)
     names = read_label_names(label_map_path)
     if names:
         return names
+    try:
+        names = totalsegmentator_names()
+    except ImportError:
+        print(f"note: no {sidecar_path(label_map_path).name} beside the label map; its labels are unnamed",
+              file=sys.stderr)
+        return {}
     print(f"note: no {sidecar_path(label_map_path).name} beside the label map; "
           "using TotalSegmentator's 'total' class names", file=sys.stderr)
-    return totalsegmentator_names()
+    return names

@@ -13,16 +13,23 @@ import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional
 
-from LowDoseRobustnessLib.io.volumes import read_volume, write_volume
-from LowDoseRobustnessLib.io.labels import read_label_names, write_label_names
 from LowDoseRobustnessLib.cli.process_runner import ProcessRunner, RunnerCallbacks, Step, lowdose_command
 from LowDoseRobustnessLib.errors import InputError
+from LowDoseRobustnessLib.io.atomic import atomic_write_text
+from LowDoseRobustnessLib.io.labels import read_label_names, write_label_names
+from LowDoseRobustnessLib.io.volumes import read_volume, write_volume
 from LowDoseRobustnessSlicer import nodes
 from LowDoseRobustnessSlicer.logic import BackgroundJob, default_python
-from SyntheticCTLib.contract import STRATEGIES
 
+from SyntheticCTLib.contract import STRATEGIES
+from SyntheticCTLib.hu_statistics import TissueChoice, assign_tissues, read_hu_statistics
+
+MODULE_FOLDER = Path(__file__).resolve().parents[1]
+"""The folder holding ``SyntheticCTLib``: put on the ``lowdose`` command's path, beside the Lib's own."""
+CLI_MODULE = "SyntheticCTLib.cli"
+"""``lowdose`` with SyntheticCT's sub-commands added."""
 
 
 def first_case(dataset_folder: Path) -> tuple[Path, Path]:
@@ -69,16 +76,26 @@ class SynthJob(BackgroundJob):
 class SynthLogic:
     """Runs ``lowdose synth`` on a label map or segmentation node of ``scene``."""
 
-    def __init__(self, scene, python: Optional[str] = None, cli_module: str = "SyntheticCTLib.cli",
-                 extra_paths=()):
+    def __init__(self, scene, python: Optional[str] = None):
         self.scene = scene
         self.python = python or default_python()
-        self.cli_module = cli_module
-        self.extra_paths = list(extra_paths)
+
+    @staticmethod
+    def tissue_choices(labels_node, chosen: Optional[Mapping[str, str]] = None) -> list[TissueChoice]:
+        """Which HU statistics fill each label of ``labels_node`` (a segmentation or label map), as ``synth``
+        will choose them; ``chosen``: the user's choices, label name -> tissue (:func:`assign_tissues`)."""
+        if labels_node is None:
+            return []
+        return list(assign_tissues(nodes.label_names(labels_node), read_hu_statistics(), chosen).values())
+
+    @staticmethod
+    def tissue_names() -> list[str]:
+        """The tissues a label can be filled as (the statistics table's names)."""
+        return sorted(read_hu_statistics().tissues)
 
     def synth_arguments(self, labels_path: Path, output: Path, strategy: str, count: int, seed: int,
                         add_noise: bool, dose: float, incident_flux: float, geometry: str,
-                        ct_path: Optional[Path], overwrite: bool) -> list[str]:
+                        ct_path: Optional[Path], overwrite: bool, tissues_path: Optional[Path] = None) -> list[str]:
         """``lowdose synth`` arguments. The dose scales the photon count: I0 at dose d is d * I0 (full dose)."""
         if strategy not in STRATEGIES:
             raise InputError(f"unknown strategy {strategy!r}; choose {', '.join(STRATEGIES)}")
@@ -94,16 +111,21 @@ class SynthLogic:
             arguments.append("--no-noise")
         if ct_path is not None:
             arguments += ["--ct", str(ct_path)]
+        if tissues_path is not None:
+            arguments += ["--tissues", str(tissues_path)]
         return arguments + (["--overwrite"] if overwrite else [])
 
     def generate(self, labels_node, ct_node=None, strategy: str = "texture", count: int = 1, seed: int = 0,
                  add_noise: bool = True, dose: float = 1.0, incident_flux: float = 1.0e5, geometry: str = "fast",
-                 output_folder=None, overwrite: bool = False, wait_for_completion: bool = False,
-                 callbacks: Optional[RunnerCallbacks] = None, load_results: bool = True) -> SynthJob:
+                 output_folder=None, tissues: Optional[Mapping[str, str]] = None, overwrite: bool = False,
+                 wait_for_completion: bool = False, callbacks: Optional[RunnerCallbacks] = None,
+                 load_results: bool = True) -> SynthJob:
         """Synthetic CTs from ``labels_node`` (label map or segmentation); loads the first case when done.
 
         ct_node: the CT the labels were drawn on (optional; splits unlabelled tissue as in the paper).
         add_noise/dose/incident_flux/geometry: scan the synthetic volume through the CT simulator at this dose.
+        tissues: label (segment) name -> tissue of the statistics table, for labels whose names the
+        table lacks (see :meth:`tissue_choices`); the others are chosen by ``synth`` itself.
         Raises :class:`FileExistsError` when the output folder already holds a dataset and not ``overwrite``.
         """
         if labels_node is None:
@@ -118,8 +140,10 @@ class SynthLogic:
         labels_path = write_volume(labels, folder / "labels.nii.gz", overwrite=True)
         write_label_names(labels_path, names, overwrite=True)
         ct_path = write_volume(nodes.volume_from_node(ct_node), folder / "ct.nii.gz", overwrite=True) if ct_node else None
+        tissues_path = atomic_write_text(folder / "tissues.json", json.dumps(dict(tissues), indent=1),
+                                         overwrite=True) if tissues else None
         arguments = self.synth_arguments(labels_path, dataset, strategy, count, seed, add_noise, dose, incident_flux,
-                                         geometry, ct_path, overwrite)
+                                         geometry, ct_path, overwrite, tissues_path)
         job = SynthJob(folder, None)
         user = callbacks or RunnerCallbacks()
 
@@ -132,7 +156,7 @@ class SynthLogic:
             if user.on_finished:
                 user.on_finished(error)
 
-        command = lowdose_command(arguments, self.python, self.extra_paths, self.cli_module)
+        command = lowdose_command(arguments, self.python, [MODULE_FOLDER], CLI_MODULE)
         job.runner = ProcessRunner([Step("synthesise", command, 1.0, ("synth",))],
                                    RunnerCallbacks(user.on_progress, user.on_log, user.on_step_done, finished))
         job.runner.start()

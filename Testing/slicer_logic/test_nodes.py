@@ -1,4 +1,4 @@
-"""Node <-> Volume conversions against real MRML nodes (slicer-core)."""
+"""Node <-> Volume conversions, table, plot and overlay nodes against real MRML nodes (slicer-core)."""
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -8,7 +8,8 @@ slicer = pytest.importorskip("slicer", reason="needs the slicer-core wheel (pip 
 
 from LowDoseRobustnessLib.io.volumes import read_volume
 from LowDoseRobustnessLib.volume import Volume
-from LowDoseRobustnessSlicer import nodes
+from LowDoseRobustnessLib.contract import DISAGREEMENT_CLASSES
+from LowDoseRobustnessSlicer import nodes, overlays, tables
 
 
 def oblique_volume():
@@ -120,65 +121,54 @@ def test_segments_with_clashing_label_values_get_consecutive_labels(scene):
 
 def test_metrics_table_node_columns_units_and_values(scene):
     rows = [
-        {"label": "1", "name": "spleen", "dice": "0.91", "hd95_mm": "2.5", "volume_ref_ml": "150.0",
-         "volume_test_ml": "148.2", "r_eff_mm": "33.0", "dose_percent": 20, "extra": "x"},
-        {"label": "5", "name": "liver", "dice": "", "hd95_mm": "inf", "volume_ref_ml": "1500",
-         "volume_test_ml": "0", "r_eff_mm": "71.0", "dose_percent": 20, "extra": "y"},
+        {"case": "007", "dose": "0.2", "label": "1", "name": "spleen", "dice": "0.91", "hd95_mm": "2.5",
+         "volume_ref_ml": "150.0", "realization": "0", "extra": "x"},
+        {"case": "007", "dose": "0.2", "label": "5", "name": "liver", "dice": "", "hd95_mm": "inf",
+         "volume_ref_ml": "1500", "realization": "1", "extra": "y"},
     ]
-    table = nodes.table_node_from_rows(scene, rows, "metrics")
+    table = tables.table_node_from_rows(scene, rows, "metrics")
     vtable = table.GetTable()
     names = [vtable.GetColumn(i).GetName() for i in range(vtable.GetNumberOfColumns())]
-    assert names == ["dose_percent", "label", "name", "dice", "hd95_mm", "volume_ref_ml", "volume_test_ml",
-                     "r_eff_mm", "extra"]
+    assert names == ["case", "dose", "label", "name", "dice", "hd95_mm", "volume_ref_ml", "realization", "extra"]
     assert table.GetColumnUnitLabel("hd95_mm") == "mm" and table.GetColumnUnitLabel("volume_ref_ml") == "ml"
     assert vtable.GetNumberOfRows() == 2
+    assert vtable.GetColumnByName("case").IsA("vtkStringArray")  # case ids stay text ("007")
     assert vtable.GetColumnByName("dice").IsA("vtkDoubleArray")
     assert vtable.GetColumnByName("label").IsA("vtkIntArray")
-    back = nodes.rows_from_table_node(table)
-    assert back[0]["name"] == "spleen" and back[0]["dice"] == pytest.approx(0.91) and back[1]["label"] == 5
-    assert np.isnan(back[1]["dice"]) and np.isinf(back[1]["hd95_mm"])
-    frame = slicer.util.dataframeFromTable(table) if _has_pandas() else None
-    if frame is not None:
-        assert list(frame["name"]) == ["spleen", "liver"]
+    back = tables.rows_from_table_node(table)
+    assert back[0]["case"] == "007" and back[0]["dice"] == pytest.approx(0.91) and back[1]["label"] == 5
+    assert np.isnan(back[1]["dice"]) and np.isinf(back[1]["hd95_mm"]) and back[1]["extra"] == "y"
 
 
-def _has_pandas():
-    try:
-        import pandas  # noqa: F401
-        return True
-    except ImportError:
-        return False
-
-
-def test_dice_plot_one_series_per_structure(scene):
-    rows = [{"dose_percent": d, "label": l, "name": n, "dice": 1 - d / 1000 - l / 100}
-            for d in (20, 40, 80) for l, n in ((1, "spleen"), (5, "liver"))]
-    chart, wide, series = nodes.dice_plot(scene, rows)
-    assert chart.GetNumberOfPlotSeriesNodes() == 2
-    assert [s.GetName() for s in series] == ["spleen", "liver"]
+def test_dice_plot_one_series_per_structure_and_reconstruction(scene):
+    rows = [{"dose": d, "label": l, "name": n, "dice": 1 - d / 10 - l / 100, "reconstruction": r}
+            for d in (0.2, 0.4, 0.8) for l, n in ((1, "spleen"), (5, "liver")) for r in ("fbp", "cnn")]
+    chart, wide, series = tables.dice_plot(scene, rows)
+    assert [s.GetName() for s in series] == ["spleen (fbp)", "spleen (cnn)", "liver (fbp)", "liver (cnn)"]
     assert all(s.GetTableNode() is wide and s.GetXColumnName() == "dose_percent" for s in series)
     np.testing.assert_allclose(slicer.util.arrayFromTableColumn(wide, "dose_percent"), [20, 40, 80])
-    np.testing.assert_allclose(slicer.util.arrayFromTableColumn(wide, "liver"), [1 - d / 1000 - 0.05 for d in (20, 40, 80)])
+    np.testing.assert_allclose(slicer.util.arrayFromTableColumn(wide, "liver (cnn)"), [1 - d / 10 - 0.05 for d in (0.2, 0.4, 0.8)])
+    fbp = [row for row in rows if row["reconstruction"] == "fbp"]
+    realization = [{**row, "dice": row["dice"] - 0.1} for row in fbp if row["dose"] == 0.2]
+    _, wide, series = tables.dice_plot(scene, fbp + realization)
+    assert [s.GetName() for s in series] == ["spleen", "liver"]
+    assert slicer.util.arrayFromTableColumn(wide, "liver")[0] == pytest.approx(1 - 0.02 - 0.05 - 0.05)  # mean of both
 
 
-def test_disagreement_map_is_coloured_red_missed_blue_added_green_agree(scene):
+def test_disagreement_overlay_has_every_class_in_order_and_refuses_unknown_classes(scene):
     grid = Volume(np.zeros((2, 3, 4), np.int16), (1, 1, 1))
     classes = np.zeros((2, 3, 4), np.uint8)
     classes[0, 0, 0] = 1
     classes[1, 2, 3] = 2
-    agree = np.zeros((2, 3, 4), bool)
-    agree[0, 1, 1] = agree[0, 0, 0] = True  # a missed voxel stays missed
-    segmentation = nodes.disagreement_segmentation(scene, grid.with_array(classes), "disagreement", agree)
-    segments = segmentation.GetSegmentation()
-    by_name = {segments.GetNthSegment(i).GetName(): segments.GetNthSegment(i) for i in range(3)}
-    assert set(by_name) == {"missed at low dose", "added at low dose", "agree"}
-    red, blue, green = (by_name[n].GetColor() for n in ("missed at low dose", "added at low dose", "agree"))
-    assert red[0] > 0.8 and red[2] < 0.2 and blue[2] > 0.8 and blue[0] < 0.2 and green[1] > 0.7
-    reference = nodes.add_volume_node(scene, grid, "grid")
-    labels, names = nodes.labels_from_segmentation(segmentation, reference)
-    assert labels.array[0, 0, 0] == 1 and labels.array[1, 2, 3] == 2 and labels.array[0, 1, 1] == 3
-    with pytest.raises(ValueError, match="classes 0, 1, 2"):
-        nodes.disagreement_segmentation(scene, grid.with_array(classes + 3), "bad")
+    reference = np.zeros((2, 3, 4), np.uint8)
+    reference[0, :2, :2] = 4
+    reference_node = nodes.add_volume_node(scene, grid, "grid")
+    overlay = overlays.disagreement_segmentation(scene, grid.with_array(classes), reference, "d", reference_node)
+    segments = overlay.GetSegmentation()
+    assert [segments.GetNthSegment(i).GetName() for i in range(4)] == [c.name for c in DISAGREEMENT_CLASSES]
+    assert overlays.class_voxel_counts(overlay, reference_node) == {"agree": 3, "missed": 1, "added": 1, "relabelled": 0}
+    with pytest.raises(ValueError, match="classes"):
+        overlays.disagreement_segmentation(scene, grid.with_array(classes + 4), reference, "bad")
 
 
 def test_segmentation_without_reference_uses_its_own_geometry_and_labelmap_names(scene):
@@ -202,6 +192,6 @@ def test_segmentation_without_reference_uses_its_own_geometry_and_labelmap_names
 
 def test_metrics_table_tolerates_a_summary_row(scene):
     rows = [{"label": "1", "name": "spleen", "dice": "0.9"}, {"label": "all", "name": "mean", "dice": "0.8"}]
-    table = nodes.table_node_from_rows(scene, rows, "metrics")
+    table = tables.table_node_from_rows(scene, rows, "metrics")
     assert table.GetTable().GetColumnByName("label").IsA("vtkStringArray")
     assert table.GetTable().GetColumnByName("dice").IsA("vtkDoubleArray")

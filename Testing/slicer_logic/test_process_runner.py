@@ -4,7 +4,9 @@ import time
 
 import pytest
 
-from LowDoseRobustnessLib.cli.process_runner import ProcessError, ProcessRunner, RunnerCallbacks, Step, lowdose_command
+from LowDoseRobustnessLib.cli import process_runner
+from LowDoseRobustnessLib.cli.process_runner import (LIB_PARENT, ProcessError, ProcessRunner, RunnerCallbacks, Step,
+                                                     lowdose_command, popen_options)
 from LowDoseRobustnessLib.contract import parse_progress
 from LowDoseRobustnessLib.errors import Cancelled
 
@@ -84,7 +86,9 @@ def test_cancel_kills_the_process_tree(tmp_path):
     while "long: started" not in started and time.monotonic() - t0 < 20:
         runner.poll()
         time.sleep(0.02)
+    asked = time.monotonic()
     runner.cancel()
+    assert time.monotonic() - asked < 0.5  # returns at once; a helper thread ends the process tree (up to 2 s)
     with pytest.raises(Cancelled):
         runner.wait_for_completion(timeout=20)
     assert time.monotonic() - t0 < 15
@@ -98,6 +102,27 @@ def test_wait_for_completion_timeout_cancels():
     with pytest.raises(TimeoutError):
         runner.wait_for_completion(timeout=1.0)
     assert time.monotonic() - t0 < 10 and runner.finished
+
+
+def test_commands_start_in_their_own_group_and_hidden_on_windows(monkeypatch):
+    assert popen_options(windows=False) == {"start_new_session": True}
+
+    class StartupInfo:  # subprocess.STARTUPINFO exists on Windows only
+        dwFlags, wShowWindow = 0, 1
+
+    monkeypatch.setattr(process_runner.subprocess, "STARTUPINFO", StartupInfo, raising=False)
+    options = popen_options(windows=True)
+    assert options["creationflags"] == 0x00000200 | 0x08000000  # CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW
+    assert options["startupinfo"].dwFlags & 1 and options["startupinfo"].wShowWindow == 0  # SW_HIDE, as Slicer
+
+
+def test_commands_use_this_checkouts_lib(tmp_path):
+    (tmp_path / "probe_cli.py").write_text("def main():\n    import LowDoseRobustnessLib\n"
+                                           "    print(LowDoseRobustnessLib.__file__)\n    return 0\n")
+    logs = []
+    ProcessRunner([Step("probe", lowdose_command([], extra_paths=[tmp_path], module="probe_cli"))],
+                  RunnerCallbacks(on_log=logs.append)).wait_for_completion(timeout=60)
+    assert logs == [str(LIB_PARENT / "LowDoseRobustnessLib" / "__init__.py")]
 
 
 def test_lowdose_command_runs_this_worktrees_cli(tmp_path):

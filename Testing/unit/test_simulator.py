@@ -11,6 +11,7 @@ from LowDoseRobustnessLib.projection import astra_fan
 from LowDoseRobustnessLib.cli import main as lowdose
 from LowDoseRobustnessLib.simulation.dose import mean_counts
 from LowDoseRobustnessLib.projection.geometry import ScanGeometry, fast_geometry
+from LowDoseRobustnessLib.io.validation import check_ct
 from LowDoseRobustnessLib.io.volumes import read_volume
 from phantoms import water_cylinder
 from LowDoseRobustnessLib.simulation.simulate import (SimulationSettings, calibrate_incident_flux, make_projector,
@@ -125,10 +126,12 @@ def test_bad_inputs_get_clear_errors(tmp_path):
         Volume(np.zeros((2, 32, 32)), (1.0, 0.0, 1.0))
     mr_like = Volume(np.random.default_rng(0).uniform(0, 800, (4, 32, 32)).astype(np.float32))
     with pytest.raises(InputError, match="MR"):
-        simulate_low_dose(mr_like, 0.5, FAST)
+        check_ct(mr_like)  # the input layer every command and the Slicer logic use (Testing/unit/test_bad_input.py)
     mu_like = Volume(np.full((4, 32, 32), 0.019, np.float32))
     with pytest.raises(InputError, match="attenuation"):
-        simulate_low_dose(mu_like, 0.5, FAST)
+        check_ct(mu_like)
+    with pytest.raises(InputError, match="NaN"):
+        simulate_low_dose(mu_like.with_array(np.full((4, 32, 32), np.nan, np.float32)), 0.5, FAST)
     volume, _ = water_cylinder((2, 32, 32))
     with pytest.raises(InputError, match="dose fraction"):
         simulate_low_dose(volume, 1.2, FAST)

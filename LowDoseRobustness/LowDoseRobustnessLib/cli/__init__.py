@@ -17,7 +17,7 @@ from typing import Mapping, Optional, Sequence
 
 from LowDoseRobustnessLib import __version__
 from LowDoseRobustnessLib.contract import COMMAND_ENTRY_POINTS, COMMANDS
-from LowDoseRobustnessLib.errors import USER_ERRORS
+from LowDoseRobustnessLib.cli.outcome import USER_ERROR_EXIT, run_command
 
 
 def plugin_commands() -> dict[str, str]:
@@ -27,9 +27,16 @@ def plugin_commands() -> dict[str, str]:
     return {entry.name: entry.value for entry in entry_points(group=COMMAND_ENTRY_POINTS)}
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A parser (and, through ``add_subparsers``, sub-parsers) whose usage errors are one line, exit code 2."""
+
+    def error(self, message: str):
+        self.exit(USER_ERROR_EXIT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(extra_commands: Optional[Mapping[str, str]] = None) -> argparse.ArgumentParser:
     """The parser with the core sub-commands, the installed plugins' and ``extra_commands`` (name -> module)."""
-    parser = argparse.ArgumentParser(prog="lowdose", description="Dose-robustness testing of CT segmentation models.")
+    parser = OneLineParser(prog="lowdose", description="Dose-robustness testing of CT segmentation models.")
     parser.add_argument("--version", action="version", version=f"lowdose {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     modules = {name: COMMANDS[name] for name in COMMANDS}
@@ -41,13 +48,12 @@ def build_parser(extra_commands: Optional[Mapping[str, str]] = None) -> argparse
 
 
 def main(argv: Optional[Sequence[str]] = None, extra_commands: Optional[Mapping[str, str]] = None) -> int:
-    """Run one sub-command; a user's mistake ends with one line on stderr and exit code 2."""
+    """Run one sub-command; returns the exit code (0 done, 2 a user's mistake in one line, see :mod:`.outcome`).
+
+    Usage errors, ``--help`` and ``--version`` end with SystemExit, as argparse does.
+    """
     arguments = build_parser(extra_commands).parse_args(argv)
-    try:
-        return int(arguments.func(arguments) or 0)
-    except USER_ERRORS as error:
-        print(f"lowdose {arguments.command}: error: {error}", file=sys.stderr)
-        return 2
+    return run_command(arguments.command, lambda: arguments.func(arguments))
 
 
 if __name__ == "__main__":

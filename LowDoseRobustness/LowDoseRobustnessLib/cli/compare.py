@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from LowDoseRobustnessLib.contract import DEFAULT_SURFACE_TOLERANCE_MM, REFERENCES
+from LowDoseRobustnessLib.contract import (DEFAULT_SURFACE_TOLERANCE_MM, PEAK_MEMORY_BYTES_PER_VOXEL, REFERENCES,
+                                           TABLE_FORMATS, VOLUME_FORMATS)
 
 
 def add_parser(subparsers) -> None:
@@ -40,14 +41,34 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def _check_start(arguments: argparse.Namespace):
+    """The table, the disagreement map and its sidecar checked as outputs together, then both maps read and checked."""
+    from LowDoseRobustnessLib.cli.arguments import check_arguments
+    from LowDoseRobustnessLib.io.labels import sidecar_path
+    from LowDoseRobustnessLib.io.outputs import Output, check_outputs
+    from LowDoseRobustnessLib.io.validation import estimated_volume_bytes, read_label_map
+    from LowDoseRobustnessLib.io.volumes import read_header
+
+    check_arguments(arguments)
+    outputs = [Output(arguments.output, TABLE_FORMATS, "-o")]
+    if arguments.disagreement:
+        size = estimated_volume_bytes(read_header(arguments.reference).voxels, 1.0)
+        outputs += [Output(arguments.disagreement, VOLUME_FORMATS, "--disagreement", size),
+                    Output(sidecar_path(arguments.disagreement), (".json",), "--disagreement (its label names)")]
+    check_outputs(outputs, arguments.overwrite, inputs=[arguments.reference, arguments.test])
+    memory = PEAK_MEMORY_BYTES_PER_VOXEL["comparison"]
+    return (read_label_map(arguments.reference, bytes_per_voxel=memory, purpose="comparing"),
+            read_label_map(arguments.test, bytes_per_voxel=memory, purpose="comparing"))
+
+
 def run(arguments: argparse.Namespace) -> int:
     from LowDoseRobustnessLib.evaluation.disagreement import CLASS_NAMES, disagreement_map
     from LowDoseRobustnessLib.evaluation.metrics import compare_label_maps
     from LowDoseRobustnessLib.evaluation.results import tidy_table, write_table
     from LowDoseRobustnessLib.io.labels import write_label_names
-    from LowDoseRobustnessLib.io.volumes import read_volume, write_volume
+    from LowDoseRobustnessLib.io.volumes import write_volume
 
-    reference, test = read_volume(arguments.reference), read_volume(arguments.test)
+    reference, test = _check_start(arguments)
     metrics = compare_label_maps(reference, test, labels=arguments.labels, names=_names(arguments),
                                  surface_tolerance_mm=arguments.surface_tolerance_mm,
                                  hd_voxel_units=arguments.hd_voxels, resample=arguments.resample)

@@ -27,12 +27,9 @@ from typing import Callable, Optional, Sequence
 from LowDoseRobustnessLib.contract import parse_progress
 from LowDoseRobustnessLib.errors import Cancelled
 
-LIB_PARENT = Path(__file__).resolve().parent.parent
-"""The folder holding ``LowDoseRobustnessLib`` (the module folder of the Slicer module)."""
-
-SIBLING_MODULES = ("SyntheticCT",)
-"""Module folders beside this one in a source checkout whose packages ``lowdose`` sub-commands import
-(in an installed extension all packages share one folder, :data:`LIB_PARENT`)."""
+LIB_PARENT = Path(__file__).resolve().parents[2]
+"""The folder holding ``LowDoseRobustnessLib`` (the LowDoseRobustness module folder, or an extension's
+scripted-modules folder)."""
 
 
 def lowdose_command(arguments: Sequence[str], python: Optional[str] = None,
@@ -40,13 +37,12 @@ def lowdose_command(arguments: Sequence[str], python: Optional[str] = None,
     """The command line that runs ``lowdose ARGUMENTS`` with this copy of the Lib.
 
     ``python`` is the interpreter (default: this one; in Slicer pass ``PythonSlicer``).
-    The Lib's folder (and ``extra_paths``, e.g. the SyntheticCT module folder) are put
-    first on ``sys.path`` inside the child, so the command uses the same code as the
-    module that starts it, however that interpreter's environment is set up.
-    ``module`` is the CLI module providing ``main()`` (tests substitute a stand-in).
+    The Lib's folder and ``extra_paths`` (a package building on the Lib passes its own folder,
+    e.g. SyntheticCT) are put first on ``sys.path`` inside the child, so the command uses the
+    same code as the module that starts it, however that interpreter's environment is set up.
+    ``module`` provides ``main()`` (SyntheticCT passes ``SyntheticCTLib.cli``, which adds its commands).
     """
-    siblings = [LIB_PARENT.parent / name for name in SIBLING_MODULES if (LIB_PARENT.parent / name).is_dir()]
-    paths = [str(LIB_PARENT), *(str(p) for p in siblings), *(str(Path(p).resolve()) for p in extra_paths)]
+    paths = list(dict.fromkeys([str(LIB_PARENT), *(str(Path(p).resolve()) for p in extra_paths)]))
     bootstrap = (f"import sys; sys.path[:0] = {paths!r}; "
                  f"from {module} import main; sys.exit(main())")
     return [python or sys.executable, "-c", bootstrap, *[str(a) for a in arguments]]
@@ -146,11 +142,13 @@ class ProcessRunner:
         return self._thread is not None and not self.finished
 
     def cancel(self) -> None:
-        """Stop now: kill the running process and its children; later steps do not start."""
+        """Stop now without waiting: a helper thread kills the running process and its children; later
+        steps do not start. Returns at once, so a GUI thread may call it."""
         self._cancel.set()
         with self._process_lock:
-            if self._process is not None and self._process.poll() is None:
-                kill_process_tree(self._process)
+            process = self._process
+        if process is not None and process.poll() is None:
+            threading.Thread(target=kill_process_tree, args=(process,), name="lowdose-cancel", daemon=True).start()
 
     def poll(self) -> list[Event]:
         """Deliver queued events to the callbacks (call from the GUI thread, e.g. a QTimer)."""
@@ -220,8 +218,7 @@ class ProcessRunner:
         self.events.put(Event("finished", 1.0 if error is None else 0.0, "", None, error))
 
     def _run_step(self, step: Step, start: float, share: float) -> None:
-        options = {"start_new_session": True} if os.name == "posix" else {
-            "creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+        options = popen_options()
         try:
             command = step.command() if callable(step.command) else step.command
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -261,6 +258,22 @@ class ProcessRunner:
         stream.close()
 
 
+CREATE_NEW_PROCESS_GROUP, CREATE_NO_WINDOW = 0x00000200, 0x08000000
+STARTF_USESHOWWINDOW, SW_HIDE = 0x00000001, 0
+"""Windows process-creation and start-up flags (values of the Win32 API, also on other systems for tests)."""
+
+
+def popen_options(windows: bool = os.name == "nt") -> dict:
+    """How a command starts: in its own process group, so that cancel reaches every process it starts,
+    and on Windows without a console window (hidden as ``slicer.util.launchConsoleProcess`` hides it)."""
+    if not windows:
+        return {"start_new_session": True}
+    startupinfo = subprocess.STARTUPINFO()
+    startupinfo.dwFlags |= STARTF_USESHOWWINDOW
+    startupinfo.wShowWindow = SW_HIDE
+    return {"creationflags": CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW, "startupinfo": startupinfo}
+
+
 def kill_process_tree(process: subprocess.Popen, grace_s: float = 2.0) -> None:
     """Terminate ``process`` and every process it started (its process group / Windows job tree)."""
     if process.poll() is not None:
@@ -275,4 +288,4 @@ def kill_process_tree(process: subprocess.Popen, grace_s: float = 2.0) -> None:
         except ProcessLookupError:
             pass
     else:
-        subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True)
+        subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True, **popen_options())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from LowDoseRobustnessLib.contract import TABLE_FORMATS
 
 
 def add_parser(subparsers) -> None:
@@ -20,11 +21,21 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def _check_start(output_dir: Path, overwrite: bool) -> None:
+    """report.html, summary.csv and figures/ checked as outputs before the tables are read."""
+    from LowDoseRobustnessLib.io.outputs import FOLDER, Output, check_outputs
+
+    check_outputs([Output(output_dir / "report.html", (".html",), "-o"),
+                   Output(output_dir / "summary.csv", TABLE_FORMATS, "-o"),
+                   Output(output_dir / "figures", FOLDER, "-o")], overwrite)
+
+
 def run(arguments: argparse.Namespace) -> int:
     from LowDoseRobustnessLib.evaluation.report import write_report
     from LowDoseRobustnessLib.evaluation.results import read_results
 
     output_dir = Path(arguments.output_dir or Path(arguments.results_dir) / "report")
+    _check_start(output_dir, arguments.overwrite)
     page = write_report(read_results(arguments.results_dir), output_dir, overwrite=arguments.overwrite)
     print(f"report -> {page}")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from LowDoseRobustnessLib.contract import model_usage
+from LowDoseRobustnessLib.contract import PEAK_MEMORY_BYTES_PER_VOXEL, VOLUME_FORMATS, model_usage
 
 
 def add_parser(subparsers) -> None:
@@ -19,7 +19,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--checkpoint", help="nnU-Net checkpoint file name (default checkpoint_final.pth)")
     parser.add_argument("--tta", action="store_true", help="nnU-Net mirroring test-time augmentation (paper: off)")
     parser.add_argument("--roi-subset", nargs="+", help="TotalSegmentator: only these classes")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    parser.add_argument("--fix-nonfinite", action="store_true",
+                        help="replace NaN/infinite voxels by air (-1000 HU) instead of refusing the input")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file and its label names")
     parser.set_defaults(func=run)
 
 
@@ -30,16 +32,30 @@ def chosen_options(arguments) -> dict:
     return {name: value for name, value in options.items() if value}
 
 
+def _check_start(arguments):
+    """The label map and its sidecar checked as outputs, then the CT read and checked: the CT."""
+    from LowDoseRobustnessLib.cli.arguments import check_arguments
+    from LowDoseRobustnessLib.io.labels import sidecar_path
+    from LowDoseRobustnessLib.io.outputs import Output, check_outputs
+    from LowDoseRobustnessLib.io.validation import estimated_volume_bytes, read_ct
+    from LowDoseRobustnessLib.io.volumes import read_header
+
+    check_arguments(arguments)
+    size = estimated_volume_bytes(read_header(arguments.input).voxels, 1.0)
+    check_outputs([Output(arguments.output, VOLUME_FORMATS, "-o", size),
+                   Output(sidecar_path(arguments.output), (".json",), "-o (its label names)")],
+                  arguments.overwrite, inputs=[arguments.input])
+    return read_ct(arguments.input, arguments.fix_nonfinite, PEAK_MEMORY_BYTES_PER_VOXEL["segmentation"], "segmenting")
+
+
 def run(arguments) -> int:
     from LowDoseRobustnessLib.io.labels import write_label_names
-    from LowDoseRobustnessLib.io.volumes import read_volume, write_volume
+    from LowDoseRobustnessLib.io.volumes import write_volume
     from LowDoseRobustnessLib.progress import print_progress
     from LowDoseRobustnessLib.segmenters import get_segmenter
 
+    volume = _check_start(arguments)
     output = Path(arguments.output)
-    if output.exists() and not arguments.overwrite:
-        raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
-    volume = read_volume(arguments.input)
     segmenter = get_segmenter(arguments.model, **chosen_options(arguments))
     segmentation = segmenter.segment(volume, print_progress)
     write_volume(segmentation.label_map, output, overwrite=arguments.overwrite)

@@ -5,8 +5,11 @@ import argparse
 import inspect
 from pathlib import Path
 
+from LowDoseRobustnessLib.cli import projection_input
+from LowDoseRobustnessLib.cli.arguments import check_arguments
 from LowDoseRobustnessLib.contract import (BACKEND_CHOICES, DEFAULT_INCIDENT_FLUX, FBP_FILTERS, GEOMETRIES,
-                                           NOISE_MODES, RECONSTRUCTIONS, VOLUME_SUFFIX, dose_stem)
+                                           NOISE_MODES, PEAK_MEMORY_BYTES_PER_VOXEL, RECONSTRUCTIONS, VOLUME_FORMATS,
+                                           VOLUME_SUFFIX, dose_stem)
 from LowDoseRobustnessLib.errors import InputError
 
 
@@ -25,7 +28,8 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "simulate", help="simulate lower-dose acquisitions of a reconstructed CT",
         description="Reproject a CT (HU), insert the noise of a lower dose in the projection domain, reconstruct.")
-    parser.add_argument("input", help="CT volume in HU: NIfTI, NRRD, MHA file or DICOM series folder")
+    parser.add_argument("input", help="CT volume in HU: NIfTI, NRRD, MHA file or DICOM series folder; "
+                                      "or measured projections: a DICOM-CT-PD folder")
     parser.add_argument("--dose", type=float, action="append", required=True,
                         help="dose fraction in (0, 1], e.g. 0.2 for 20 %%; repeat for several")
     parser.add_argument("-o", "--output", required=True,
@@ -45,27 +49,54 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--regularization", type=float,
                         help="iterative: prior strength relative to the method's default (default 1)")
     parser.add_argument("--iterations", type=int, help="iterative: number of iterations (default: the method's)")
+    parser.add_argument("--fix-nonfinite", action="store_true",
+                        help="replace NaN/infinite voxels by air (-1000 HU) instead of refusing the input")
     parser.add_argument("--noise", default="projection", choices=NOISE_MODES,
                         help="projection: simulate the noise in the projection domain; image: draw it from local noise "
                              "power spectra learnt from a few projection-domain realizations (pays off for many "
                              "realizations: lowdose study --realizations)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    projection_input.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def _output_paths(arguments, doses: list[float]) -> dict[float, Path]:
+    """One dose: ``-o`` is the file (a name with a suffix); several doses: ``-o`` is a folder of dose_020.nii.gz ..."""
     output = Path(arguments.output)
-    if len(doses) == 1 and output.suffix in (".gz", ".nii", ".nrrd", ".mha"):
+    if len(doses) == 1 and output.suffix:
         paths = {doses[0]: output}
     else:
         paths = {d: output / f"{dose_stem(d)}{VOLUME_SUFFIX}" for d in doses}
     if arguments.reference:
         paths[1.0] = Path(arguments.reference)
-    if not arguments.overwrite:
-        existing = [str(p) for p in paths.values() if p.exists()]
-        if existing:
-            raise FileExistsError(f"{', '.join(existing)} already exist; pass --overwrite to replace them")
     return paths
+
+
+def _checked_outputs(arguments, voxels: int) -> dict[float, Path]:
+    """The output paths by dose, each checked (format, collisions, overwrite, room for ``voxels`` voxels)."""
+    from LowDoseRobustnessLib.io.outputs import FOLDER, Output, check_outputs
+    from LowDoseRobustnessLib.io.validation import estimated_volume_bytes
+
+    paths = _output_paths(arguments, sorted(set(arguments.dose)))
+    size = estimated_volume_bytes(voxels)
+    outputs = [Output(path, VOLUME_FORMATS, "--reference" if arguments.reference and dose == 1.0 else "-o", size)
+               for dose, path in paths.items()]
+    if Path(arguments.output) not in paths.values():  # several doses: -o is their folder
+        outputs.append(Output(arguments.output, FOLDER, "-o", reusable=True))
+    check_outputs(outputs, arguments.overwrite, inputs=[arguments.input])
+    return paths
+
+
+def _check_start(arguments):
+    """Arguments, every output and the input CT (with the memory it will need), before anything is computed:
+    the CT and the output paths by dose."""
+    from LowDoseRobustnessLib.io.validation import read_ct
+    from LowDoseRobustnessLib.io.volumes import read_header
+
+    check_arguments(arguments)
+    paths = _checked_outputs(arguments, read_header(arguments.input).voxels)
+    memory = PEAK_MEMORY_BYTES_PER_VOXEL["simulation"] + PEAK_MEMORY_BYTES_PER_VOXEL["simulated_dose"] * len(paths)
+    return read_ct(arguments.input, arguments.fix_nonfinite, memory, "simulating"), paths
 
 
 def reconstruction_options(arguments) -> dict:
@@ -82,18 +113,26 @@ def reconstruction_options(arguments) -> dict:
 
 
 def run(arguments) -> int:
-    from LowDoseRobustnessLib.io.volumes import read_volume, write_volume
+    from LowDoseRobustnessLib.io.ctpd_reader import is_projection_folder
+    from LowDoseRobustnessLib.io.volumes import write_volume
     from LowDoseRobustnessLib.progress import print_progress
     from LowDoseRobustnessLib.simulation.image_noise import simulate_realizations
     from LowDoseRobustnessLib.simulation.simulate import (SimulationSettings, calibrate_incident_flux, make_projector,
                                                           with_incident_flux)
 
-    volume = read_volume(arguments.input)
+    if is_projection_folder(arguments.input):
+        check_arguments(arguments)
+        if arguments.noise == "image":
+            raise InputError("--noise image applies to a reconstructed CT; measured projections are thinned "
+                             "in the projection domain")
+        return projection_input.run_measured(arguments, _checked_outputs(arguments, voxels=0),
+                                             reconstruction_options(arguments))
+    projection_input.check_volume_input(arguments)
+    volume, paths = _check_start(arguments)
     options = reconstruction_options(arguments)
     settings = SimulationSettings(geometry=arguments.geometry, backend=arguments.backend,
                                   incident_flux=arguments.incident_flux, electronic_noise_sd=arguments.electronic_noise,
                                   reconstruction=arguments.recon, reconstruction_options=options, noise=arguments.noise)
-    paths = _output_paths(arguments, sorted(set(arguments.dose)))
     projector = make_projector(volume, settings)
     if arguments.calibrate_roi:
         flux = calibrate_incident_flux(volume, arguments.calibrate_roi, settings, arguments.seed, projector)

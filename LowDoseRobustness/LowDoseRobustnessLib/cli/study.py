@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from LowDoseRobustnessLib.contract import (BACKEND_CHOICES, DEFAULT_INCIDENT_FLUX, GEOMETRIES, RECONSTRUCTIONS,
-                                           StudyLayout)
+from LowDoseRobustnessLib.contract import (BACKEND_CHOICES, DEFAULT_INCIDENT_FLUX, GEOMETRIES,
+                                           PEAK_MEMORY_BYTES_PER_VOXEL, RECONSTRUCTIONS, StudyLayout)
 
 
 def add_parser(subparsers) -> None:
@@ -27,19 +27,40 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--incident-flux", type=float, default=DEFAULT_INCIDENT_FLUX,
                         help="I0, photons per detector pixel and view at full dose")
     parser.add_argument("-o", "--output", required=True, help="study folder")
+    parser.add_argument("--fix-nonfinite", action="store_true",
+                        help="replace NaN/infinite voxels by air (-1000 HU) instead of refusing the input")
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier study in the folder")
     parser.set_defaults(func=run)
 
 
+def _check_start(arguments):
+    """Arguments, the study folder (a folder, writable, new or a study), the CT and the ground truth on its grid."""
+    from LowDoseRobustnessLib.cli.arguments import check_arguments
+    from LowDoseRobustnessLib.io.outputs import FOLDER, Output, check_outputs
+    from LowDoseRobustnessLib.io.validation import estimated_volume_bytes, read_ct, read_label_map
+    from LowDoseRobustnessLib.io.volumes import read_header
+    from LowDoseRobustnessLib.study.folder import open_study_folder
+
+    check_arguments(arguments)
+    volumes = (len(set(arguments.dose)) + 1) * len(arguments.recon or ["fbp"])
+    size = estimated_volume_bytes(read_header(arguments.input).voxels) * volumes
+    check_outputs([Output(arguments.output, FOLDER, "-o", size, reusable=True)], arguments.overwrite,
+                  inputs=[arguments.input, *([arguments.ground_truth] if arguments.ground_truth else [])])
+    memory = (PEAK_MEMORY_BYTES_PER_VOXEL["simulation"]
+              + PEAK_MEMORY_BYTES_PER_VOXEL["simulated_dose"] * (len(set(arguments.dose)) + 1))
+    ct = read_ct(arguments.input, arguments.fix_nonfinite, memory, "the study")
+    truth = read_label_map(arguments.ground_truth, ct, "the CT") if arguments.ground_truth else None
+    open_study_folder(arguments.output)  # refuses a non-empty folder that holds no study
+    return ct, truth
+
+
 def run(arguments) -> int:
     from LowDoseRobustnessLib.io.labels import label_names_or_totalsegmentator
-    from LowDoseRobustnessLib.io.volumes import read_volume
     from LowDoseRobustnessLib.progress import print_progress
     from LowDoseRobustnessLib.simulation.simulate import SimulationSettings
     from LowDoseRobustnessLib.study.pipeline import run_study
 
-    ct = read_volume(arguments.input)
-    ground_truth = read_volume(arguments.ground_truth) if arguments.ground_truth else None
+    ct, ground_truth = _check_start(arguments)
     ground_truth_names = label_names_or_totalsegmentator(arguments.ground_truth)[0] if ground_truth else None
     settings = SimulationSettings(geometry=arguments.geometry, backend=arguments.backend,
                                   incident_flux=arguments.incident_flux)

@@ -42,6 +42,7 @@ transform with ``sampling=spacing``, at a cost proportional to the boundary, not
 """
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
@@ -50,6 +51,7 @@ import pandas as pd
 import torch
 from scipy.spatial import cKDTree
 
+from LowDoseRobustnessLib.io.validation import label_values
 from LowDoseRobustnessLib.contract import (ABSENT_IN_BOTH, DEFAULT_SURFACE_TOLERANCE_MM, ONLY_IN_REFERENCE, ONLY_IN_TEST,
                                            PRESENT_IN_BOTH)
 from LowDoseRobustnessLib.evaluation.label_grid import labels_on_reference_grid
@@ -109,9 +111,14 @@ def compare_label_maps(reference: Volume, test: Volume, labels=None, names=None,
     reference_labels = _label_array(reference.array, "reference")
     test_labels = _label_array(labels_on_reference_grid(reference, test, resample), "test")
     counts = _LabelCounts(reference_labels, test_labels)
+    requested = labels is not None
     labels = counts.present_labels() if labels is None else [int(label) for label in labels]
     if any(label <= 0 for label in labels):
         raise InputError(f"labels to compare must be positive (0 is background), got {labels}")
+    absent = [label for label in labels if requested and not any(counts.of(label)[:2])]
+    if absent:
+        warnings.warn(f"label(s) {', '.join(map(str, absent))} are in neither map: their rows say absent_in_both "
+                      "(Dice 1 and HD95 0 by convention, not a measured agreement)", stacklevel=2)
     surfaces = _Surfaces(reference_labels, test_labels)
     sampling_mm = np.array(reference.spacing[::-1])
     voxel_ml = float(np.prod(reference.spacing)) / 1000.0
@@ -139,20 +146,8 @@ def _along(axis: int, index) -> tuple:
 
 
 def _label_array(array: np.ndarray, role: str) -> np.ndarray:
-    """Labels as non-negative integers (uint8 when they fit, for speed)."""
-    array = np.asarray(array)
-    if array.dtype == bool:
-        return array.view(np.uint8)
-    if array.dtype.kind == "f" and not np.array_equal(array, np.round(array)):
-        raise InputError(f"the {role} map holds fractional values; a label map of whole numbers is needed")
-    if array.dtype.kind not in "iuf":
-        raise InputError(f"the {role} map has voxel type {array.dtype}; a label map of whole numbers is needed")
-    if array.size and array.min() < 0:
-        raise InputError(f"the {role} map holds negative values; labels must be 0 (background) or positive")
-    if array.dtype == np.uint8:
-        return array
-    largest = array.max(initial=0)
-    return array.astype(np.uint8 if largest < 2**8 else np.int32 if largest < 2**31 else np.int64)
+    """Labels as non-negative integers (uint8 when they fit, for speed), checked by :func:`..io.validation.label_values`."""
+    return label_values(array, f"the {role} map")
 
 
 def _bincount(labels: np.ndarray) -> np.ndarray:

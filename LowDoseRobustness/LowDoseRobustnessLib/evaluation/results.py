@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from LowDoseRobustnessLib.contract import (ABSENT_IN_BOTH, METRIC_COLUMNS, REFERENCES, REQUIRED_COLUMNS, TAG_COLUMNS,
-                                           TEXT_COLUMNS, StudyLayout)
+from LowDoseRobustnessLib.contract import (ABSENT_IN_BOTH, METRIC_COLUMNS, REFERENCES, REQUIRED_COLUMNS, TABLE_FORMATS,
+                                           TAG_COLUMNS, TEXT_COLUMNS, StudyLayout)
 from LowDoseRobustnessLib.errors import InputError
-from LowDoseRobustnessLib.io.atomic import atomic_output
+from LowDoseRobustnessLib.io.atomic import PARTIAL_PREFIX, atomic_output
 
 SUMMARY_METRICS = ["dice", "hd95_mm", "hd95_vox"]
-TABLE_SUFFIXES = (".csv", ".parquet")
+NUMERIC_COLUMNS = tuple(c for c in (*TAG_COLUMNS, *METRIC_COLUMNS) if c not in TEXT_COLUMNS)
 CASE_METADATA = StudyLayout("").cases_csv.name
 
 
@@ -47,7 +47,7 @@ def tidy_table(metrics: pd.DataFrame, case: str = "", dose: float = np.nan, reco
 def write_table(table: pd.DataFrame, path: str | Path, overwrite: bool = False) -> Path:
     """Write a table as CSV or Parquet (by extension); refuses to replace a file unless ``overwrite``."""
     path = Path(path)
-    if path.suffix not in TABLE_SUFFIXES:
+    if path.suffix not in TABLE_FORMATS:
         raise InputError(f"results go to a .csv or .parquet file, got {path.name}")
     with atomic_output(path, overwrite) as temporary:
         if path.suffix == ".csv":
@@ -58,14 +58,21 @@ def write_table(table: pd.DataFrame, path: str | Path, overwrite: bool = False) 
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet table (``inf``, empty names and case ids such as "007" survive the CSV round trip)."""
+    """Read a CSV or Parquet table (``inf``, empty names and case ids such as "007" survive the CSV round trip).
+
+    A file that is not a readable table is an :class:`InputError` naming it.
+    """
     path = Path(path)
-    if path.suffix not in TABLE_SUFFIXES:
+    if path.suffix not in TABLE_FORMATS:
         raise InputError(f"results are read from .csv or .parquet files, got {path.name}")
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
     text = dict.fromkeys(TEXT_COLUMNS, str)
-    table = pd.read_csv(path, dtype=text)
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        table = pd.read_csv(path, dtype=text)
+    except (OSError, ValueError, UnicodeDecodeError) as error:  # pyarrow's and pandas' parser errors are ValueErrors
+        message = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        raise InputError(f"{path} is not a readable {path.suffix[1:]} table ({message})") from None
     present = [column for column in text if column in table]
     table[present] = table[present].fillna("")
     return table
@@ -76,7 +83,9 @@ def read_results(results_dir: str | Path) -> pd.DataFrame:
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise InputError(f"results folder not found: {results_dir}")
-    tables = [table for path in sorted(results_dir.rglob("*")) if path.suffix in TABLE_SUFFIXES
+    paths = [p for p in sorted(results_dir.rglob("*")) if p.suffix in TABLE_FORMATS
+             and not p.name.startswith(PARTIAL_PREFIX)]  # left over by a killed writer: never a result
+    tables = [_numeric_checked(table, path) for path in paths
               for table in [read_table(path)] if set(REQUIRED_COLUMNS) <= set(table.columns)]
     if not tables:
         raise InputError(f"no results tables (.csv/.parquet with columns {', '.join(REQUIRED_COLUMNS)}) "
@@ -93,6 +102,18 @@ def read_results(results_dir: str | Path) -> pd.DataFrame:
         results = results.drop(columns="contrast", errors="ignore").merge(
             cases[["case", "contrast"]], on="case", how="left")
     return results
+
+
+def _numeric_checked(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """The table with its number columns as numbers; a value that is not one is an :class:`InputError` naming it."""
+    for column in [c for c in NUMERIC_COLUMNS if c in table]:
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = values.isna() & table[column].notna() & (table[column].astype(str).str.strip() != "")
+        if bad.any():
+            row = int(bad.idxmax())
+            raise InputError(f"{path}: column {column} holds {table[column][row]!r} in row {row + 1}, not a number")
+        table[column] = values
+    return table
 
 
 def informative_rows(results: pd.DataFrame) -> pd.DataFrame:

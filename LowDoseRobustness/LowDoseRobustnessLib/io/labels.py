@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from LowDoseRobustnessLib.io.atomic import atomic_write_text
+from LowDoseRobustnessLib.io.json_files import read_label_value_names
 
 LabelNames = dict[int, str]
 
@@ -39,7 +40,7 @@ def read_label_names(label_map_path: str | Path) -> LabelNames:
     path = sidecar_path(label_map_path)
     if not path.exists():
         return {}
-    return {int(k): str(v) for k, v in json.loads(path.read_text()).items()}
+    return read_label_value_names(path, "label-name sidecar")
 
 
 def totalsegmentator_names(task: str = "total") -> LabelNames:

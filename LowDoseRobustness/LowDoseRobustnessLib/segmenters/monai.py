@@ -15,13 +15,13 @@ Config schema (paths relative to the config file)::
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import SimpleITK as sitk
 import torch
 
 from LowDoseRobustnessLib.errors import InputError
+from LowDoseRobustnessLib.io.json_files import read_json
 
 from LowDoseRobustnessLib.volume import Volume
 from LowDoseRobustnessLib.segmenters.base import Progress, Segmentation, report, torch_device
@@ -35,19 +35,24 @@ REQUIRED_KEYS = ("network", "checkpoint", "windows_hu", "roi_size", "labels")
 def read_config(path: str | Path) -> dict:
     """The config as a dict, checked for the required keys; ``checkpoint`` made absolute."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"MONAI model config not found: {path}")
     if path.suffix in (".yaml", ".yml"):
         import yaml
 
-        config = yaml.safe_load(path.read_text())
+        if not path.is_file():
+            raise InputError(f"MONAI model config not found: {path}")
+        try:
+            config = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as error:
+            raise InputError(f"MONAI model config {path} is not valid YAML ({str(error).splitlines()[0]})") from None
     else:
-        config = json.loads(path.read_text())
+        config = read_json(path, "MONAI model config")
+    if not isinstance(config, dict):
+        raise InputError(f"MONAI model config {path} must hold a mapping of keys {', '.join(REQUIRED_KEYS)}")
     missing = [key for key in REQUIRED_KEYS if key not in config]
     if missing:
         raise InputError(f"MONAI model config {path} lacks {', '.join(missing)} (see the schema in segmenters/monai.py)")
-    if config["network"].get("name") not in NETWORKS:
-        raise InputError(f"network {config['network'].get('name')!r} in {path}: choose one of {', '.join(NETWORKS)}")
+    if not isinstance(config["network"], dict) or config["network"].get("name") not in NETWORKS:
+        raise InputError(f"network {config['network']!r} in {path}: choose one of {', '.join(NETWORKS)}")
     config["checkpoint"] = path.parent / config["checkpoint"]
     return config
 

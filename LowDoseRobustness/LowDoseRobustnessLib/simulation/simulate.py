@@ -17,7 +17,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from LowDoseRobustnessLib.simulation.attenuation import MU_WATER_PER_MM, check_ct_numbers, hu_to_mu, mu_to_hu
+from LowDoseRobustnessLib.io.validation import check_finite
+from LowDoseRobustnessLib.simulation.attenuation import MU_WATER_PER_MM, hu_to_mu, mu_to_hu
 from LowDoseRobustnessLib.projection import Projector, get_projector
 from LowDoseRobustnessLib.simulation.dose import (additional_line_integral_sd, check_dose_fraction, check_incident_flux, full_dose_variance,
                    line_integrals_from_counts, mean_counts, thin_counts)
@@ -88,7 +89,7 @@ def simulate_dose_series(volume: Volume, dose_fractions: Sequence[float], settin
     (``settings.noise_compensation=False`` assumes alpha^2 = 1: only (1/d - 1) is added and
     the reference gets none). Same seed, same output.
     """
-    check_ct_numbers(volume.array)
+    check_finite(volume.array, "the CT")
     doses = sorted({check_dose_fraction(d) for d in dose_fractions} | {1.0}, reverse=True)
     steps = Progress(3 + len(doses), progress, cancel)
     projector = projector or make_projector(volume, settings)
@@ -173,7 +174,7 @@ def calibrate_incident_flux(volume: Volume, roi: tuple[slice, slice, slice], set
     I0 = I0' (sigma' / sigma_input)^2. The ROI must be uniform tissue (e.g. liver, fat, water):
     anatomy inside it inflates sigma_input and lowers I0.
     """
-    check_ct_numbers(volume.array)
+    check_finite(volume.array, "the CT")
     measured_sd = float(np.std(volume.array[roi]))
     if not measured_sd > 0:
         raise InputError("the calibration ROI has no noise (constant values); choose a region of uniform tissue")
