@@ -50,11 +50,13 @@ TABLE_FORMATS = (".csv", ".parquet")
 
 # --- memory -------------------------------------------------------------------------------------
 PEAK_MEMORY_BYTES_PER_VOXEL = {"simulation": 40, "simulated_dose": 4, "segmentation": 5, "comparison": 7,
-                               "synthesis": 48, "statistics": 40}
+                               "synthesis": 48, "statistics": 40, "image_noise_dose": 22}
 """Peak memory of each stage per voxel of its input, beyond the libraries (~0.5 GiB): the slope of peak RSS
 between two volume sizes (``Testing/benchmarks/bench_memory.py``, under load: simulation 68.5, each further dose
-4.7, segmentation 5.9, comparison 7.7, synthesis 77.9, statistics 40.9), rounded down; simulation and synthesis
-well below, as their projections grow with the in-plane size rather than the voxel count: a refusal is certain."""
+4.7, segmentation 5.9, comparison 7.7, synthesis 77.9, statistics 40.9; the image-noise model, added to a
+simulation with ``--noise image``, 22.0 per dose level it holds, the reference included), rounded down; simulation
+and synthesis well below, as their projections grow with the in-plane size rather than the voxel count: a refusal
+is certain."""
 
 # --- CT numbers ---------------------------------------------------------------------------------
 AIR_HU = -1000.0

@@ -96,6 +96,8 @@ def _check_start(arguments):
     check_arguments(arguments)
     paths = _checked_outputs(arguments, read_header(arguments.input).voxels)
     memory = PEAK_MEMORY_BYTES_PER_VOXEL["simulation"] + PEAK_MEMORY_BYTES_PER_VOXEL["simulated_dose"] * len(paths)
+    if arguments.noise == "image":
+        memory += PEAK_MEMORY_BYTES_PER_VOXEL["image_noise_dose"] * len(set(arguments.dose) | {1.0})
     return read_ct(arguments.input, arguments.fix_nonfinite, memory, "simulating"), paths
 
 

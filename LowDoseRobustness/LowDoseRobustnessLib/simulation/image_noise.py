@@ -46,8 +46,9 @@ MAX_FILTERS = 6
 """At most this many basis filters (each costs one inverse FFT per draw)."""
 FILTER_ENERGY = 0.999
 """Basis filters are added until they hold this fraction of the patch filters' (SD-weighted) energy."""
-SLICES_PER_BLOCK = 16
-"""Slices filtered at once (bounds the memory of the coefficient maps)."""
+BLOCK_VOXELS = 2 ** 20
+"""Voxels filtered at once (whole slices, at least one): bounds a draw's temporaries (about 80 bytes per voxel
+of a block: each basis filter's spectrum, filtered slice and coefficient map)."""
 WRAP_MARGIN_PX = 8
 """Noise is synthesised on a slice padded by at least this (to a fast FFT size), so it does not wrap across edges."""
 FORMAT_VERSION = 1
@@ -94,8 +95,9 @@ class ImageNoiseModel:
         padded = (shape[0], self.filters.shape[1], 2 * (self.filters.shape[2] - 1))
         spectrum = _axially_correlated(_white_spectrum(rng, padded), self.axial_correlation[i])
         noise = np.empty(shape, np.float32)
-        for start in range(0, shape[0], SLICES_PER_BLOCK):
-            block = slice(start, min(start + SLICES_PER_BLOCK, shape[0]))
+        slices = max(1, BLOCK_VOXELS // (shape[1] * shape[2]))
+        for start in range(0, shape[0], slices):
+            block = slice(start, min(start + slices, shape[0]))
             noise[block] = self._filtered(spectrum[block], i, block)
         return noise
 
@@ -170,37 +172,39 @@ def fit_image_noise_model(realizations: Iterable[Mapping[float, Volume]], max_fi
     """The image-noise model of K >= 2 independent dose series of one scan (dose -> Volume in HU).
 
     The series are consumed one at a time (a generator of :func:`.simulate.simulate_dose_series`
-    calls keeps only running sums in memory). Every series must hold the same doses on one grid.
+    calls keeps one series and running sums in memory). Every series must hold the same doses on one grid.
     """
-    sums, statistics, count, first = {}, {}, 0, None
+    sums, statistics, count, grid = {}, {}, 0, None
     for series in realizations:
-        if first is None:
+        if grid is None:
             first = series[max(series)]
-            grid = PatchGrid.for_volume(first.array.shape, first.spacing)
-            statistics = {d: NoiseStatistics(grid, first.array.shape) for d in series}
-        if set(series) != set(statistics) or any(not v.same_grid(first) for v in series.values()):
+            grid = Volume(np.broadcast_to(np.float32(0), first.array.shape), first.spacing, first.origin, first.direction)
+            patches = PatchGrid.for_volume(grid.array.shape, grid.spacing)
+            statistics = {d: NoiseStatistics(patches, grid.array.shape) for d in series}
+        if set(series) != set(statistics) or any(not v.same_grid(grid) for v in series.values()):
             raise InputError("all training realizations must hold the same dose levels on the same grid")
         for dose, volume in series.items():
-            array = np.asarray(volume.array, np.float32)
             if count:
-                statistics[dose].add(helmert_contrast(sums[dose], array, count))
-                sums[dose] += array
+                statistics[dose].add(helmert_contrast(sums[dose], volume.array, count))
+                sums[dose] += volume.array
             else:
-                sums[dose] = array.copy()
+                sums[dose] = np.array(volume.array, np.float32)
         count += 1
+        del series, volume  # the next realization is simulated while this one is no longer held
     if count < 2:
         raise InputError("an image-noise model needs at least 2 training realizations")
     doses = tuple(sorted(statistics))
     shapes = [statistics[d].nps_shapes() for d in doses]
-    patch_sd = [statistics[d].patch_sd() for d in doses]
-    filters, coefficients = _filter_basis(shapes, patch_sd, first.array.shape[1:], max_filters)
+    filters, coefficients = _filter_basis(shapes, [statistics[d].patch_sd() for d in doses], grid.array.shape[1:],
+                                          max_filters)
+    for dose in doses:
+        sums[dose] /= np.float32(count)
     return ImageNoiseModel(
-        doses=doses, training_realizations=count,
-        mean_hu=tuple(sums[d] / np.float32(count) for d in doses),
-        sd_hu=tuple(np.sqrt(statistics[d].variance(first.spacing)) for d in doses),
+        doses=doses, training_realizations=count, mean_hu=tuple(sums[d] for d in doses),
+        sd_hu=tuple(statistics[d].local_sd(grid.spacing) for d in doses),
         coefficients=coefficients, axial_correlation=tuple(statistics[d].axial_correlation() for d in doses),
-        filters=filters, centres=tuple(grid.centres(axis) for axis in range(3)),
-        spacing=first.spacing, origin=first.origin, direction=first.direction)
+        filters=filters, centres=tuple(patches.centres(axis) for axis in range(3)),
+        spacing=grid.spacing, origin=grid.origin, direction=grid.direction)
 
 
 def train_image_noise_model(volume: Volume, dose_fractions: Sequence[float], settings: SimulationSettings,

@@ -104,20 +104,28 @@ class NoiseStatistics:
         """Accumulate one noise sample ``[z, y, x]`` in HU."""
         self.samples += 1
         noise = np.asarray(noise, np.float32)
-        self.square_sum += noise * noise
+        self.square_sum += np.square(noise)
         for lag in range(AXIAL_LAGS + 1):
             products = (noise[lag:] * noise[:noise.shape[0] - lag]).mean(axis=(1, 2), dtype=np.float64)
             self.lag_products[lag, :products.size] += products
         g, p = self.grid, self.grid.patch_px
-        for slab, start in enumerate(g.slab_starts):
-            windows = sliding_window_view(noise[start:start + g.slab_slices], (p, p), axis=(1, 2))
-            patches = windows[:, list(g.y_starts)][:, :, list(g.x_starts)]
-            self.power_sum[slab] += (np.abs(scipy.fft.fft2(patches * self.window, workers=-1)) ** 2).sum(axis=0)
+        rows, columns = np.ix_(g.y_starts, g.x_starts)
+        for z in range(noise.shape[0]):
+            patches = sliding_window_view(noise[z], (p, p))[rows, columns]
+            spectrum = scipy.fft.fft2(patches * self.window, workers=-1)
+            self.power_sum[z // g.slab_slices] += spectrum.real ** 2 + spectrum.imag ** 2
 
-    def variance(self, spacing_mm: tuple[float, float, float], smoothing_mm: float = VARIANCE_SMOOTHING_MM) -> np.ndarray:
-        """Local noise variance (HU^2) per voxel, Gaussian-smoothed with sigma ``smoothing_mm``."""
+    def local_sd(self, spacing_mm: tuple[float, float, float], smoothing_mm: float = VARIANCE_SMOOTHING_MM) -> np.ndarray:
+        """Local noise SD (HU) per voxel: the root of the variance Gaussian-smoothed with sigma ``smoothing_mm``.
+
+        Computed in place of the running sum of squares (to spare memory): call it once, after the last sample.
+        """
         sigma = [smoothing_mm / spacing_mm[2], smoothing_mm / spacing_mm[1], smoothing_mm / spacing_mm[0]]
-        return gaussian_filter(self.square_sum / self.samples, sigma, mode="nearest").astype(np.float32)
+        variance = self.square_sum
+        variance /= np.float32(self.samples)
+        gaussian_filter(variance, sigma, output=variance, mode="nearest")
+        self.square_sum = None
+        return np.sqrt(variance, out=variance)
 
     def patch_sd(self) -> np.ndarray:
         """Noise SD in HU per (slab, patch row, patch column), Hann-weighted over the patch (Parseval)."""
