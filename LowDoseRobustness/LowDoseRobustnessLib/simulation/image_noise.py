@@ -294,16 +294,14 @@ def _filter_basis(shapes: Sequence[np.ndarray], patch_sd: Sequence[np.ndarray], 
     energy = np.cumsum(singular ** 2) / np.sum(np.square(rows))
     count = min(max_filters, int(np.searchsorted(energy, FILTER_ENERGY)) + 1)
     vectors = vectors[:count]
-    ny, nx = (scipy.fft.next_fast_len(n + WRAP_MARGIN_PX, real=True) for n in slice_shape)
+    ny, nx = _padded_size(slice_shape[0]), _padded_size(slice_shape[1], even=True)
     fy = np.fft.fftfreq(ny)[:, None] * patch % patch
     fx = np.fft.rfftfreq(nx)[None, :] * patch % patch
     coordinates = np.broadcast_arrays(fy, fx)
     upsampled = np.stack([map_coordinates(v.reshape(patch, patch), coordinates, order=1, mode="grid-wrap")
                           for v in vectors])
     columns = np.full(upsampled.shape[-1], 2.0)
-    columns[0] = 1.0
-    if nx % 2 == 0:
-        columns[-1] = 1.0
+    columns[[0, -1]] = 1.0  # frequency 0 and Nyquist (the width is even) stand once in the full spectrum
     gram = np.einsum("byx,cyx,x->bc", upsampled, upsampled, columns) / (ny * nx)
     lower = np.linalg.cholesky(gram)
     filters = np.linalg.solve(lower, upsampled.reshape(count, -1)).reshape(upsampled.shape).astype(np.float32)
@@ -312,6 +310,15 @@ def _filter_basis(shapes: Sequence[np.ndarray], patch_sd: Sequence[np.ndarray], 
         projections = np.sqrt(s).reshape(-1, patch * patch) @ vectors.T @ lower
         coefficients.append(projections.T.reshape((count,) + s.shape[:3]).astype(np.float32))
     return filters, tuple(coefficients)
+
+
+def _padded_size(pixels: int, even: bool = False) -> int:
+    """A fast FFT length of at least ``pixels`` + :data:`WRAP_MARGIN_PX`; even where the rfft's width must be
+    recoverable from its number of columns (2 (columns - 1))."""
+    size = scipy.fft.next_fast_len(pixels + WRAP_MARGIN_PX, real=True)
+    while even and size % 2:
+        size = scipy.fft.next_fast_len(size + 1, real=True)
+    return size
 
 
 def _leading_singular_vectors(rows: np.ndarray, count: int, power_iterations: int = 3) -> tuple[np.ndarray, np.ndarray]:
