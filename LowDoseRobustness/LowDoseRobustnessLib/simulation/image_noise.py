@@ -114,10 +114,13 @@ class ImageNoiseModel:
         nz, ny, nx = self.mean_hu[index].shape
         lower, upper, fraction = _bracket(np.arange(nz)[block], self.centres[0])
         slabs = self._coefficient_maps(index)
-        maps = slabs[:, lower] * (1 - fraction)[:, None, None] + slabs[:, upper] * fraction[:, None, None]
+        maps = slabs[:, lower]
+        maps *= (1 - fraction)[:, None, None]
+        maps += slabs[:, upper] * fraction[:, None, None]
         scale = np.sqrt((1.0 - 1.0 / self.training_realizations) / np.maximum(np.einsum("bzyx,bzyx->zyx", maps, maps), 1e-12))
         padded = (self.filters.shape[1], 2 * (self.filters.shape[2] - 1))
-        filtered = scipy.fft.irfft2(spectrum[None] * self.filters[:, None], s=padded, workers=-1)[..., :ny, :nx]
+        filtered = scipy.fft.irfft2(spectrum[None] * self.filters[:, None], s=padded, workers=-1,
+                                    overwrite_x=True)[..., :ny, :nx]
         out = np.einsum("bzyx,bzyx->zyx", maps, filtered)
         out *= scale
         out *= self.sd_hu[index][block]
