@@ -1,7 +1,7 @@
 """Benchmark: a noise realization drawn in the image domain vs simulated in the projection domain, same case.
 
 Cases (clinical geometry, doses 25 % and 50 % plus the 100 % reference, I0 = 1e5): the water ellipse
-350 x 250 mm on 256 x 256 x 64 voxels of 1.5 mm, and the real example CT (example_ct.nii.gz,
+350 x 250 mm with two bone rods on 256 x 256 x 64 voxels of 1.5 mm, and the real example CT (example_ct.nii.gz,
 122 x 101 x 112 voxels of 3 mm). For each it times (wall and CPU seconds, median of --repeats):
 
 * projection domain, one realization: ``simulate_dose_series(volume, doses, settings, seed)`` with the
@@ -46,7 +46,8 @@ def case_volume(name: str):
     from shared_data import EXAMPLES
 
     if name == "ellipse":
-        return "water ellipse 350 x 250 mm, 256 x 256 x 64 at 1.5 mm", body_ellipse((64, 256, 256), 1.5, slice_spacing_mm=1.5)
+        return ("water ellipse 350 x 250 mm with two bone rods, 256 x 256 x 64 at 1.5 mm",
+                body_ellipse(slices=64, size=256, pixel_mm=1.5, bones=True, slice_mm=1.5)[0])
     return "real example CT, 122 x 101 x 112 at 3 mm", read_volume(EXAMPLES / "example_ct.nii.gz")
 
 

@@ -166,8 +166,8 @@ def test_image_noise_matches_the_projection_domain_simulator_on_the_real_ct(exam
 
 
 def test_image_noise_matches_the_projection_domain_simulator_on_a_body_phantom():
-    volume = body_ellipse((24, 128, 128), spacing_mm=3.0)
-    check_against_projection_domain("water ellipse 350 x 250 mm, fast geometry", volume,
+    volume, _ = body_ellipse(slices=24, size=128, pixel_mm=3.0, bones=True, slice_mm=3.0)
+    check_against_projection_domain("water ellipse 350 x 250 mm with two bone rods, fast geometry", volume,
                                     SimulationSettings(geometry="fast"), training_realizations=3)
 
 
@@ -178,7 +178,7 @@ def test_image_noise_validation_tables(example_data, case):
     if case == "real CT":
         volume = read_volume(example_data / "example_ct_sm.nii.gz")
     else:
-        volume = body_ellipse((32, 256, 256), spacing_mm=1.5, slice_spacing_mm=1.5)
+        volume, _ = body_ellipse(slices=32, size=256, pixel_mm=1.5, bones=True, slice_mm=1.5)
     check_against_projection_domain(f"{case}, clinical geometry, {volume.array.shape[0]} slices of "
                                     f"{volume.array.shape[2]} x {volume.array.shape[1]} at {volume.spacing[0]} mm",
                                     volume, SimulationSettings(geometry="clinical"), doses=(0.25, 0.5),
