@@ -22,7 +22,8 @@ Box = tuple[slice, slice]
 
 
 def body_boxes(volume, box_mm: float = 48.0, margin_mm: float = 9.0) -> dict[str, list[Box]]:
-    """Square in-plane ROIs inside the body in every slice: centre, four edges (``margin_mm`` inside the skin), interior grid."""
+    """Square in-plane ROIs inside the body in every slice: the centre, four edges (``margin_mm`` inside the
+    skin) and an interior grid."""
     size = int(round(box_mm / volume.spacing[0]))
     margin = int(round(margin_mm / volume.spacing[0]))
     body = np.ones(volume.array.shape[1:], bool)
@@ -38,8 +39,10 @@ def body_boxes(volume, box_mm: float = 48.0, margin_mm: float = 9.0) -> dict[str
         return slice(y0, y0 + size), slice(x0, x0 + size)
 
     boxes = {"centre": [box(cy - half, cx - half)],
-             "edge left": [box(cy - half, row[0] + margin)], "edge right": [box(cy - half, row[-1] - margin - size + 1)],
-             "edge top": [box(column[0] + margin, cx - half)], "edge bottom": [box(column[-1] - margin - size + 1, cx - half)]}
+             "edge left": [box(cy - half, row[0] + margin)],
+             "edge right": [box(cy - half, row[-1] - margin - size + 1)],
+             "edge top": [box(column[0] + margin, cx - half)],
+             "edge bottom": [box(column[-1] - margin - size + 1, cx - half)]}
     inner = ndimage.binary_erosion(body, iterations=margin)
     boxes["interior"] = [box(y0, x0) for y0 in range(0, body.shape[0] - size + 1, size)
                          for x0 in range(0, body.shape[1] - size + 1, size) if inner[box(y0, x0)].all()]

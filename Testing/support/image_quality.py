@@ -25,8 +25,8 @@ def rmse_hu(hu: np.ndarray, reference_hu: np.ndarray) -> float:
 
 def roi_units(samples: np.ndarray, boxes) -> list[np.ndarray]:
     """One stratum per in-plane box: the 2D units (slices of realizations) of ``samples[..., y, x]`` in it."""
-    return [np.asarray(samples, np.float64)[(...,) + tuple(box)].reshape((-1,) + samples[(...,) + tuple(box)].shape[-2:])
-            for box in boxes]
+    units = [np.asarray(samples, np.float64)[(...,) + tuple(box)] for box in boxes]
+    return [unit.reshape((-1,) + unit.shape[-2:]) for unit in units]
 
 
 def noise_sd(strata: list[np.ndarray]) -> tuple[float, float, int]:

@@ -103,7 +103,8 @@ class ImageNoiseModel:
 
     def realization(self, dose_fraction: float, seed: int) -> Volume:
         """Mean image plus :meth:`noise`: a simulated dose-``d`` scan in HU on the training grid."""
-        return self.realization_grid().with_array(self.mean_hu[self._index(dose_fraction)] + self.noise(dose_fraction, seed))
+        mean = self.mean_hu[self._index(dose_fraction)]
+        return self.realization_grid().with_array(mean + self.noise(dose_fraction, seed))
 
     def realization_grid(self) -> Volume:
         """The grid the model draws on (holding the first dose's mean image)."""
@@ -117,7 +118,8 @@ class ImageNoiseModel:
         maps = slabs[:, lower]
         maps *= (1 - fraction)[:, None, None]
         maps += slabs[:, upper] * fraction[:, None, None]
-        scale = np.sqrt((1.0 - 1.0 / self.training_realizations) / np.maximum(np.einsum("bzyx,bzyx->zyx", maps, maps), 1e-12))
+        norm = np.maximum(np.einsum("bzyx,bzyx->zyx", maps, maps), 1e-12)
+        scale = np.sqrt((1.0 - 1.0 / self.training_realizations) / norm)
         padded = (self.filters.shape[1], 2 * (self.filters.shape[2] - 1))
         filtered = scipy.fft.irfft2(spectrum[None] * self.filters[:, None], s=padded, workers=-1,
                                     overwrite_x=True)[..., :ny, :nx]
@@ -127,7 +129,7 @@ class ImageNoiseModel:
         return out
 
     def _coefficient_maps(self, index: int) -> np.ndarray:
-        """Basis coefficients per slab interpolated in-plane to every voxel, (filters, slabs, y, x); kept after first use."""
+        """Basis coefficients per slab interpolated in-plane to every voxel, (filters, slabs, y, x); kept once made."""
         if index not in self._slab_maps:
             _, ny, nx = self.mean_hu[index].shape
             y, x = _hat_weights(np.arange(ny), self.centres[1]), _hat_weights(np.arange(nx), self.centres[2])
@@ -144,7 +146,8 @@ class ImageNoiseModel:
                       direction=np.asarray(self.direction))
         for i in range(len(self.doses)):
             arrays.update({f"mean_hu_{i}": self.mean_hu[i], f"sd_hu_{i}": self.sd_hu[i],
-                           f"coefficients_{i}": self.coefficients[i], f"axial_correlation_{i}": self.axial_correlation[i]})
+                           f"coefficients_{i}": self.coefficients[i],
+                           f"axial_correlation_{i}": self.axial_correlation[i]})
         with atomic_output(path, overwrite) as temporary:
             with open(temporary, "wb") as file:
                 np.savez(file, **arrays)
@@ -171,7 +174,8 @@ class ImageNoiseModel:
                    direction=tuple(arrays["direction"]), **per_dose)
 
 
-def fit_image_noise_model(realizations: Iterable[Mapping[float, Volume]], max_filters: int = MAX_FILTERS) -> ImageNoiseModel:
+def fit_image_noise_model(realizations: Iterable[Mapping[float, Volume]],
+                          max_filters: int = MAX_FILTERS) -> ImageNoiseModel:
     """The image-noise model of K >= 2 independent dose series of one scan (dose -> Volume in HU).
 
     The series are consumed one at a time (a generator of :func:`.simulate.simulate_dose_series`
@@ -181,7 +185,8 @@ def fit_image_noise_model(realizations: Iterable[Mapping[float, Volume]], max_fi
     for series in realizations:
         if grid is None:
             first = series[max(series)]
-            grid = Volume(np.broadcast_to(np.float32(0), first.array.shape), first.spacing, first.origin, first.direction)
+            grid = Volume(np.broadcast_to(np.float32(0), first.array.shape), first.spacing, first.origin,
+                          first.direction)
             patches = PatchGrid.for_volume(grid.array.shape, grid.spacing)
             statistics = {d: NoiseStatistics(patches, grid.array.shape) for d in series}
         if set(series) != set(statistics) or any(not v.same_grid(grid) for v in series.values()):
@@ -227,10 +232,9 @@ def train_image_noise_model(volume: Volume, dose_fractions: Sequence[float], set
 
     def series():
         for k, training_seed in enumerate(seeds):
+            prefix = f"image-noise model, realization {k + 1}/{training_realizations}: "
             yield simulate_dose_series(volume, dose_fractions, projection_settings, int(training_seed), projector,
-                                       progress=_part(progress, k, training_realizations,
-                                                      f"image-noise model, realization {k + 1}/{training_realizations}: "),
-                                       cancel=cancel)
+                                       progress=_part(progress, k, training_realizations, prefix), cancel=cancel)
 
     return fit_image_noise_model(series())
 

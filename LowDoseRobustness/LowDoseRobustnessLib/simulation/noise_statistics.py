@@ -115,7 +115,8 @@ class NoiseStatistics:
             spectrum = scipy.fft.fft2(patches * self.window, workers=-1)
             self.power_sum[z // g.slab_slices] += spectrum.real ** 2 + spectrum.imag ** 2
 
-    def local_sd(self, spacing_mm: tuple[float, float, float], smoothing_mm: float = VARIANCE_SMOOTHING_MM) -> np.ndarray:
+    def local_sd(self, spacing_mm: tuple[float, float, float],
+                 smoothing_mm: float = VARIANCE_SMOOTHING_MM) -> np.ndarray:
         """Local noise SD (HU) per voxel: the root of the variance Gaussian-smoothed with sigma ``smoothing_mm``.
 
         Computed in place of the running sum of squares (to spare memory): call it once, after the last sample.
