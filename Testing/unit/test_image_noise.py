@@ -193,11 +193,13 @@ def test_image_noise_validation_tables(example_data, case):
 @pytest.mark.parametrize("reconstruction", ["fbp", "nlm", "cnn", "iterative"])
 def test_image_noise_follows_each_reconstruction_to_second_order(example_data, reconstruction):
     """Local SD and NPS of every reconstruction's output (not the non-Gaussian texture of nonlinear ones):
-    within 5 % or 3 SE."""
+    over the body interior within 5 %, in single 48 mm ROIs within 10 % or 3 SE (denoisers' noise varies
+    on a finer scale than the patches)."""
     volume = read_volume(example_data / "example_ct_sm.nii.gz")
     settings = SimulationSettings(geometry="fast", incident_flux=EXAMPLE_CT_FLUX, reconstruction=reconstruction)
     rows = validate(volume, settings, body_boxes(volume, box_mm=48.0), training_realizations=3)
     print_table(f"real CT (example_ct_sm), fast geometry, I0 = 1e4, --recon {reconstruction}", rows)
     for row in with_inserted_noise(rows):
-        assert abs(row["sd_ratio"] - 1) < max(0.05, 3 * row["sd_ratio_se"]), row
-        assert abs(row["centroid_ratio"] - 1) < max(0.05, 3 * row["centroid_ratio_se"]), row
+        limit = 0.05 if row["roi"] == "interior" else 0.10
+        assert abs(row["sd_ratio"] - 1) < max(limit, 3 * row["sd_ratio_se"]), row
+        assert abs(row["centroid_ratio"] - 1) < max(limit, 3 * row["centroid_ratio_se"]), row
