@@ -2,8 +2,6 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-SAMPLE := LowDoseRobustness/Resources/SampleData/example_ct_sm.nii.gz
-SAMPLE_LABELS := LowDoseRobustness/Resources/SampleData/example_seg.nii.gz
 
 .PHONY: setup demo test test-fast benchmark clean
 
@@ -18,9 +16,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 demo: setup
-	$(VENV)/bin/lowdose study $(SAMPLE) --dose 0.2 --dose 0.4 --dose 0.6 --dose 0.8 --model builtin \
-		--recon fbp --recon iterative --recon cnn --ground-truth $(SAMPLE_LABELS) --geometry clinical \
-		-o demo_output --overwrite
+	$(VENV)/bin/lowdose demo -o demo_output
 
 test: setup
 	$(PY) -m pytest -q -m "not slow"
@@ -30,6 +26,7 @@ test-all: setup
 
 benchmark: setup
 	$(PY) Testing/benchmarks/bench_simulator.py
+	$(PY) Testing/benchmarks/bench_demo.py
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache

@@ -90,6 +90,9 @@ RECONSTRUCTIONS = Registry("reconstruction", {
     "nlm": f"{PACKAGE}.reconstruction.denoised:reconstruct_fbp_nlm",
 })
 FBP_FILTERS = ("ram-lak", "shepp-logan", "cosine", "hann")
+NOISE_MODES = ("projection", "image")
+"""How a lower dose's noise is drawn: in the line integrals (the paper's method, default) or in the image
+from local noise power spectra measured on projection-domain realizations (fast repeated realizations)."""
 THINNING_METHODS = ("zabic", "binomial")
 NOISE_MODES = ("projection", "image")
 """How noise realizations are made: each in the projection domain, or drawn in the image domain from local
@@ -98,6 +101,12 @@ DENOISERS = Registry("denoiser", {
     "cnn": f"{PACKAGE}.reconstruction.denoisers.redcnn:RedCnnDenoiser",
     "nlm": f"{PACKAGE}.reconstruction.denoisers.nlm:NonLocalMeansDenoiser",
 })
+ITERATIVE_ALGORITHMS = Registry("iterative algorithm", {
+    "pwls": f"{PACKAGE}.reconstruction.pwls:reconstruct_pwls",
+    "mbir": f"{PACKAGE}.reconstruction.mbir:reconstruct_mbir",
+    "asd-pocs": f"{PACKAGE}.reconstruction.asd_pocs:reconstruct_asd_pocs",
+})
+"""Algorithms of ``--recon iterative``; each runs on every backend, through the backend's own solver if it has one."""
 SEGMENTERS = Registry("segmenter", {
     "builtin": f"{PACKAGE}.segmenters.builtin:BuiltinSegmenter",
     "totalsegmentator": f"{PACKAGE}.segmenters.totalsegmentator:TotalSegmentatorSegmenter",
@@ -108,7 +117,7 @@ SEGMENTER_ARGUMENTS = {"builtin": "[CHECKPOINT]", "totalsegmentator": "[TASK, e.
                        "nnunet": "MODEL_FOLDER", "monai": "CONFIG.json|yaml"}
 """What may follow ``kind:`` in a model spec (in brackets: optional)."""
 COMMANDS = Registry("command", {name: f"{PACKAGE}.cli.{name}" for name in
-                                ("simulate", "segment", "compare", "report", "study")})
+                                ("simulate", "segment", "compare", "report", "study", "demo")})
 COMMAND_ENTRY_POINTS = "lowdose.commands"
 """Entry-point group through which other packages (SyntheticCT) add ``lowdose`` sub-commands."""
 
@@ -151,11 +160,27 @@ COLUMNS = {
     "volume_test_ml": ("ml", "volume in the test mask"),
     "r_eff_mm": ("mm", "effective radius (3V/4pi)^(1/3) of the reference structure (eq. 7)"),
     "contrast": ("", "contrast-enhanced scan (True/False), from the case manifest"),
+    "realizations": ("", "number of noise realizations summarised in the row"),
+    "dice_mean": ("", "mean Dice across noise realizations"),
+    "dice_sd": ("", "standard deviation of Dice across noise realizations"),
+    "dice_min": ("", "lowest Dice across noise realizations"),
+    "hd95_mm_median": ("mm", "median HD95 across noise realizations"),
+    "hd95_mm_max": ("mm", "largest HD95 across noise realizations"),
+    "attack_rate": ("", "fraction of noise realizations whose Dice against the full-dose mask is below the "
+                        "failure threshold (successful attack rate, Peng et al. 2023, eq. 2)"),
+    "failure_dice": ("", "the Dice threshold of attack_rate"),
+    "task": ("", "the engine task that failed: case, simulate, segment, compare"),
+    "error": ("", "the error message of a failed task"),
 }
 """Unit and meaning of every results column (tables in Slicer show them)."""
 CASE_COLUMNS = ("case", "ct", "ground_truth", "contrast")
 """A study's case manifest (CSV): paths relative to the manifest; ground_truth and contrast optional."""
 FAILURE_COLUMNS = ("case", "task", "dose", "reconstruction", "model", "realization", "error")
+REALIZATION_KEYS = ("case", "model", "reconstruction", "dose", "label", "name")
+REALIZATION_COLUMNS = (*REALIZATION_KEYS, "realizations", "dice_mean", "dice_sd", "dice_min", "hd95_mm_median",
+                       "hd95_mm_max", "attack_rate", "failure_dice")
+"""The spread of one label's robustness across noise realizations (reference full_dose), one row per
+case x model x reconstruction x dose x label: the study's ``realizations.csv``."""
 
 
 # --- disagreement maps --------------------------------------------------------------------------
@@ -187,6 +212,7 @@ GENERIC_LABEL_NAME = re.compile(r"^(?:Segment|label)_(\d+)$")
 file ``Segment_<value>``; the Lib names a label without a name ``label_<value>``."""
 ARTIFACT_MANIFEST_SUFFIX = ".manifest.json"
 """Beside every engine artifact: what produced it (its key); an artifact without one is not finished."""
+_FILE_SUFFIXES = (*VOLUME_FORMATS, *TABLE_FORMATS, ".html", ".json")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -217,6 +243,13 @@ def model_folder(spec: str) -> str:
     return name
 
 
+def artifact_manifest(path: str | Path) -> Path:
+    """The manifest beside an engine artifact: ``dose_020.nii.gz`` -> ``dose_020.manifest.json``."""
+    path = Path(path)
+    name = next((path.name[: -len(s)] for s in _FILE_SUFFIXES if path.name.endswith(s)), path.name)
+    return path.with_name(name + ARTIFACT_MANIFEST_SUFFIX)
+
+
 @dataclass(frozen=True)
 class StudyLayout:
     """Where every file of a study folder lives.
@@ -232,9 +265,11 @@ class StudyLayout:
         disagreement/<case>/<recon>/<model>/dose_020.nii.gz                   test vs the full-dose mask
         disagreement/<case>/<recon>/<model>/dose_020_vs_ground_truth.nii.gz   test vs ground truth
         metrics/<case>/<recon>/<model>/dose_020_full_dose.csv                 one table per comparison
-        results.csv, results.parquet, summary.csv, failures.csv, report.html, figures/
+        results.csv, results.parquet, summary.csv, realizations.csv, failures.csv, report.html, figures/
 
-    Noise realization k > 0 adds ``_r{k}`` to the dose stem (:func:`dose_stem`).
+    Noise realization k > 0 adds ``_r{k}`` to the dose stem (:func:`dose_stem`). Every artifact
+    has its manifest beside it (:func:`artifact_manifest`); only ``inputs/`` holds files the
+    engine did not write.
     """
 
     root: Path
@@ -269,6 +304,10 @@ class StudyLayout:
     @property
     def summary_csv(self) -> Path:
         return self.root / "summary.csv"
+
+    @property
+    def realizations_csv(self) -> Path:
+        return self.root / "realizations.csv"
 
     @property
     def failures_csv(self) -> Path:

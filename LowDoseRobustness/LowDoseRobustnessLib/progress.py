@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Callable, Optional
+from contextlib import contextmanager
+from typing import Callable, Iterator, Optional
 
 from LowDoseRobustnessLib.contract import progress_line
 from LowDoseRobustnessLib.errors import Cancelled
@@ -34,3 +35,20 @@ class Progress:
         self.done += 1
         if self.callback is not None:
             self.callback(min(1.0, self.done / self.total), message)
+
+
+@contextmanager
+def terminal_progress() -> Iterator[ProgressCallback]:
+    """The command line's :data:`ProgressCallback`: a tqdm bar on a terminal, else :func:`print_progress` lines."""
+    if not sys.stderr.isatty():
+        yield print_progress
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=100, unit="%", file=sys.stderr, bar_format="{l_bar}{bar}| {elapsed} {postfix}") as bar:
+
+        def show(fraction: float, message: str) -> None:
+            bar.n = round(100 * min(max(fraction, 0.0), 1.0))
+            bar.set_postfix_str(message, refresh=True)
+
+        yield show

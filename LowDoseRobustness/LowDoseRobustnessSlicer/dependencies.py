@@ -48,7 +48,8 @@ ASTRA = Package("astra-toolbox", ">=2.5", "astra", "fan-beam projector (CPU)")
 PANDAS = Package("pandas", ">=2.0", "pandas", "results tables and metrics")
 CORE = (TORCH, ASTRA, PANDAS,
         Package("pyarrow", ">=14", "pyarrow", "results.parquet"),
-        Package("matplotlib", ">=3.7", "matplotlib", "the study report's figures"))
+        Package("matplotlib", ">=3.7", "matplotlib", "the study report's figures"),
+        Package("psutil", ">=5.9", "psutil", "memory checks before large computations"))
 """What ``lowdose study`` needs with the built-in model and the fbp, iterative or cnn reconstruction."""
 BY_CHOICE = {
     "nlm": (Package("scikit-image", ">=0.21", "skimage", "non-local-means denoising (reconstruction nlm)"),

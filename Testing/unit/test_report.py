@@ -100,10 +100,10 @@ def test_report_from_a_study_folder(tmp_path):
     page = write_report(results, tmp_path / "report")
     text = page.read_text()
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', text)
-    assert len(images) == 3  # failure curves, Dice by size, contrast split
+    assert len(images) == 4  # failure curves, attack rate, Dice by size, contrast split
     assert all(base64.b64decode(image).startswith(PNG_SIGNATURE) for image in images)
     figures = sorted(p.name for p in (tmp_path / "report" / "figures").iterdir())
-    assert figures == ["contrast.png", "dice_vs_effective_radius.png", "failure_curves.png"]
+    assert figures == ["attack_rate.png", "contrast.png", "dice_vs_effective_radius.png", "failure_curves.png"]
     assert " ± " in text and "totalseg" in text
     summary = read_table(tmp_path / "report" / "summary.csv")
     assert set(summary["contrast"]) == {True, False} and summary["cases"].sum() == 3 * 2 * 2

@@ -7,7 +7,6 @@ from scipy import ndimage
 from LowDoseRobustnessLib.simulation.attenuation import hu_to_mu, mu_to_hu
 from LowDoseRobustnessLib.errors import BackendUnavailable
 from LowDoseRobustnessLib.projection import available_backends, get_projector
-from LowDoseRobustnessLib.projection import astra_fan
 from LowDoseRobustnessLib.cli import main as lowdose
 from LowDoseRobustnessLib.simulation.dose import mean_counts
 from LowDoseRobustnessLib.projection.geometry import ScanGeometry, fast_geometry
@@ -74,17 +73,6 @@ def test_calibrated_flux_reproduces_the_measured_noise():
     flux = calibrate_incident_flux(noisy, roi, settings, seed=2)
     # the image holds the noise of I0 * 0.25 minus what the chain keeps of a noiseless phantom (none)
     assert flux == pytest.approx(2e5 * 0.25, rel=0.15)
-
-
-def test_quarter_symmetric_matrices_equal_the_full_system_matrix():
-    """Projecting the rotated image with the first 90 degrees of views = the full 360-degree matrix."""
-    geometry = fast_geometry(n_views=16).fitted_to((3, 64, 64), (2.0, 2.0, 2.0))
-    mu = np.random.default_rng(0).random((3, 64, 64)).astype(np.float32) * 0.02
-    projector = get_projector("astra", geometry, mu.shape, (2.0, 2.0, 2.0))
-    assert projector.quarters == 4
-    full_fan, _, _ = astra_fan._system_matrices(geometry, (64, 64), (2.0, 2.0), 1)
-    expected = (full_fan.to_dense().numpy() @ mu.reshape(3, -1).T).reshape(16, -1, 3).transpose(0, 2, 1)
-    assert np.allclose(projector.forward_project(mu), expected, atol=1e-3)
 
 
 def test_fbp_reconstructs_water_at_zero_hu():

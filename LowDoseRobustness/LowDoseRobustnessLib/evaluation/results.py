@@ -7,7 +7,9 @@ optional ``contrast``).
 
 A results folder is a study: every ``.csv`` / ``.parquet`` table below it that has the
 metric columns (``label``, ``dice``, ``hd95_mm``) is read and stacked (other tables, such
-as a report's summary, are passed over); missing tag columns get empty values. Case
+as a report's summary, are passed over); missing tag columns get empty values. A folder
+written by the study engine (``study.json`` and ``results.csv``) is read from its
+``results.csv`` alone, which already gathers its per-comparison tables. Case
 metadata may sit beside them in ``RESULTS_DIR/cases.csv`` with columns ``case`` and
 ``contrast``; it fills the ``contrast`` column of the results.
 """
@@ -83,8 +85,12 @@ def read_results(results_dir: str | Path) -> pd.DataFrame:
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise InputError(f"results folder not found: {results_dir}")
-    paths = [p for p in sorted(results_dir.rglob("*")) if p.suffix in TABLE_FORMATS
-             and not p.name.startswith(PARTIAL_PREFIX)]  # left over by a killed writer: never a result
+    layout = StudyLayout(results_dir)
+    if layout.manifest.exists() and layout.results_csv.exists():  # a study: its own table, not every file in it
+        paths = [layout.results_csv]
+    else:
+        paths = [p for p in sorted(results_dir.rglob("*")) if p.suffix in TABLE_FORMATS
+                 and not p.name.startswith(PARTIAL_PREFIX)]  # left over by a killed writer: never a result
     tables = [_numeric_checked(table, path) for path in paths
               for table in [read_table(path)] if set(REQUIRED_COLUMNS) <= set(table.columns)]
     if not tables:

@@ -121,14 +121,14 @@ def projection_files(folder: Path) -> list[Path]:
 
 def is_projection_folder(path: str | Path) -> bool:
     """True when ``path`` is a folder whose first file is a DICOM-CT-PD projection (carries the detector tags)."""
-    import pydicom
-
     path = Path(path)
     if not path.is_dir():
         return False
     files = projection_files(path)
     if not files:
         return False
+    import pydicom
+
     try:
         dataset = pydicom.dcmread(files[0], stop_before_pixels=True,
                                   specific_tags=[TAGS["NumberofDetectorRows"].tag,

@@ -13,7 +13,6 @@ replaced by air with ``fix_nonfinite`` (and a warning).
 from __future__ import annotations
 
 import math
-import resource
 import warnings
 from pathlib import Path
 
@@ -206,10 +205,20 @@ def available_memory_bytes() -> int:
     limit = _cgroup_headroom()
     if limit is not None:
         available = min(available, limit)
-    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    if soft != resource.RLIM_INFINITY:
+    soft = _address_space_limit()
+    if soft is not None:
         available = min(available, soft - psutil.Process().memory_info().vms)
     return max(int(available), 0)
+
+
+def _address_space_limit() -> int | None:
+    """The soft ``ulimit -v`` of this process in bytes (POSIX); None without one, or on Windows."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return None if soft == resource.RLIM_INFINITY else int(soft)
 
 
 def _cgroup_headroom() -> int | None:

@@ -4,14 +4,22 @@ TIGRE is not on PyPI (the PyPI package named ``tigre`` is unrelated); install it
 https://github.com/CERN/TIGRE (``cd Python && pip install .``) on a machine with CUDA.
 TIGRE volumes are ``[z, y, x]`` and projections ``[angle, row, column]`` like ours. Fan
 mode runs each slice as a one-row cone beam with the source in the slice plane.
+
+The protocol's operators are TIGRE's adjoint pair as its own Krylov solvers (CGLS, LSQR)
+use it: ``Ax`` with the Siddon ray model and ``Atb(..., "matched")``; TIGRE's ASD-POCS is
+offered as the optional solver :class:`.base.AsdPocsSolver`. Untested here (no GPU): written
+against TIGRE's Python sources (``tigre.Ax``, ``tigre.Atb``, ``tigre.algorithms``).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from LowDoseRobustnessLib.projection.base import as_projections, as_volume
 from LowDoseRobustnessLib.projection.geometry import ScanGeometry
 from LowDoseRobustnessLib.errors import InputError
 
+TIGRE_DEFAULT_TV_STEP = 0.002
+"""TIGRE's ASD-POCS ``alpha``: the TV step as a fraction of the first data step's change."""
 FILTERS = {"ram-lak": "ram_lak", "shepp-logan": "shepp_logan", "cosine": "cosine", "hann": "hann"}
 
 
@@ -61,6 +69,8 @@ class TigreProjector:
         geometry.check_covers(volume_shape, spacing_mm)
         self.geometry, self.volume_shape = geometry, tuple(volume_shape)
         self.angles = geometry.angles_rad.astype(np.float32)
+        rows = volume_shape[0] if geometry.mode == "fan" else geometry.detector_rows
+        self.projection_shape = (geometry.n_views, rows, geometry.detector_columns)
         if geometry.mode == "fan":
             slice_shape = (1,) + tuple(volume_shape[1:])
             self.geo = _tigre_geometry(geometry, slice_shape, spacing_mm, 1, spacing_mm[2] * geometry.magnification)
@@ -76,24 +86,34 @@ class TigreProjector:
         return np.concatenate(slabs, axis=1 if slab_axis == 0 else 0)
 
     def forward_project(self, mu_per_mm: np.ndarray) -> np.ndarray:
+        """A: TIGRE's ``Ax`` (Siddon ray model)."""
         import tigre
 
-        mu = np.asarray(mu_per_mm, dtype=np.float32)
-        return self._per_slab(lambda v: tigre.Ax(v, self.geo, self.angles), mu, slab_axis=0)
+        mu = as_volume(mu_per_mm, self.volume_shape)
+        return self._per_slab(lambda v: tigre.Ax(v, self.geo, self.angles, "Siddon"), mu, slab_axis=0)
+
+    def back_project(self, line_integrals: np.ndarray) -> np.ndarray:
+        """A^T: TIGRE's matched ``Atb``, the backprojector its CGLS pairs with Siddon ``Ax``."""
+        import tigre
+
+        projections = as_projections(line_integrals, self.projection_shape)
+        return self._per_slab(lambda p: tigre.Atb(p, self.geo, self.angles, backprojection_type="matched"),
+                              projections, slab_axis=1)
 
     def reconstruct_fbp(self, line_integrals: np.ndarray, filter_name: str = "ram-lak") -> np.ndarray:
         from tigre.algorithms import fdk
 
         if filter_name not in FILTERS:
             raise InputError(f"unknown FBP filter {filter_name!r}; choose one of {', '.join(FILTERS)}")
-        projections = np.asarray(line_integrals, dtype=np.float32)
+        projections = as_projections(line_integrals, self.projection_shape)
         return self._per_slab(lambda p: fdk(p, self.geo, self.angles, filter=FILTERS[filter_name]),
                               projections, slab_axis=1)
 
-    def reconstruct_asd_pocs(self, line_integrals: np.ndarray, iterations: int, tv_step: float) -> np.ndarray:
-        """ASD-POCS (OS-SART + TV, Sidky & Pan 2008) started from FDK."""
+    def reconstruct_asd_pocs(self, line_integrals: np.ndarray, regularization: float, iterations: int) -> np.ndarray:
+        """ASD-POCS (OS-SART + TV, Sidky & Pan 2008) started from FDK: the :class:`.base.AsdPocsSolver` capability."""
         from tigre.algorithms import asd_pocs
 
-        projections = np.asarray(line_integrals, dtype=np.float32)
+        projections = as_projections(line_integrals, self.projection_shape)
+        tv_step = TIGRE_DEFAULT_TV_STEP * regularization
         return self._per_slab(lambda p: asd_pocs(p, self.geo, self.angles, iterations, alpha=tv_step, init="FDK",
                                                  verbose=False), projections, slab_axis=1)

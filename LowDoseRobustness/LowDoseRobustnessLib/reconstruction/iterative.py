@@ -1,32 +1,34 @@
-"""Iterative reconstruction from the low-dose projections, with the algorithm each backend supports.
+"""Iterative reconstruction from the low-dose projections: PWLS, qGGMRF MBIR or ASD-POCS.
 
-astra (CPU fan beam): PWLS with a Huber prior (:mod:`.pwls`); mbirjax: qGGMRF MBIR
-(:mod:`.mbir`); tigre (CUDA): ASD-POCS (:mod:`.asd_pocs`). ``regularization``
-multiplies each method's tuned default prior strength (1 = default); ``iterations``
-None takes each method's default. Adding a backend: one line in :data:`ITERATIVE_BY_BACKEND`.
+Every algorithm in :data:`.contract.ITERATIVE_ALGORITHMS` runs on any backend through the
+projector protocol (forward and back projection), and declares in ``native_solver`` the
+optional capability it uses when the backend offers its own solver. By default the
+algorithm whose solver the backend offers is taken (mbirjax: MBIR by vector coordinate
+descent; TIGRE: ASD-POCS on the GPU), else PWLS. ``regularization`` multiplies each
+algorithm's tuned default prior strength (1 = default); ``iterations`` None takes its default.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from LowDoseRobustnessLib.errors import InputError
-from LowDoseRobustnessLib.reconstruction.asd_pocs import reconstruct_asd_pocs
-from LowDoseRobustnessLib.reconstruction.mbir import reconstruct_mbir
-from LowDoseRobustnessLib.reconstruction.pwls import reconstruct_pwls
+from LowDoseRobustnessLib.contract import ITERATIVE_ALGORITHMS
 
-ITERATIVE_BY_BACKEND = {
-    "astra": reconstruct_pwls,
-    "mbirjax": reconstruct_mbir,
-    "tigre": reconstruct_asd_pocs,
-}
+DEFAULT_ALGORITHM = "pwls"
+
+
+def preferred_algorithm(projector) -> str:
+    """The algorithm whose own solver the projector offers (checked by capability, not by name), else PWLS."""
+    for name in ITERATIVE_ALGORITHMS:
+        native_solver = ITERATIVE_ALGORITHMS.load(name).native_solver
+        if native_solver and isinstance(projector, native_solver):
+            return name
+    return DEFAULT_ALGORITHM
 
 
 def reconstruct_iterative(line_integrals: np.ndarray, projector, counts: np.ndarray | None = None,
-                          regularization: float = 1.0, iterations: int | None = None) -> np.ndarray:
-    """Statistical/regularised reconstruction ``[z, y, x]`` in 1/mm for the projector's backend."""
-    if projector.name not in ITERATIVE_BY_BACKEND:
-        raise InputError(f"no iterative reconstruction for the {projector.name!r} backend; "
-                         f"available for: {', '.join(ITERATIVE_BY_BACKEND)}")
+                          regularization: float = 1.0, iterations: int | None = None,
+                          algorithm: str | None = None) -> np.ndarray:
+    """Statistical/regularised reconstruction ``[z, y, x]`` in 1/mm (``algorithm`` None: :func:`preferred_algorithm`)."""
+    reconstruct = ITERATIVE_ALGORITHMS.load(algorithm or preferred_algorithm(projector))
     options = {} if iterations is None else {"iterations": int(iterations)}
-    return ITERATIVE_BY_BACKEND[projector.name](line_integrals, projector, counts,
-                                                 regularization=regularization, **options)
+    return reconstruct(line_integrals, projector, counts, regularization=regularization, **options)

@@ -46,6 +46,27 @@ def open_study_folder(root: str | Path) -> StudyLayout:
         raise InputError(f"{layout.root} is not empty and holds no lowdose study (no {layout.manifest.name}); "
                          "choose an empty or new folder")
     layout.root.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(layout.manifest, json.dumps({"engine": ENGINE, "format": FOLDER_FORMAT,
-                                                   "version": __version__}, indent=1))
+    write_manifest(layout, {})
     return layout
+
+
+def write_manifest(layout: StudyLayout, content: dict) -> None:
+    """Write ``study.json``: the engine's mark on the folder plus ``content`` (settings, cases, last request)."""
+    manifest = {"engine": ENGINE, "format": FOLDER_FORMAT, "version": __version__, **content}
+    atomic_write_text(layout.manifest, json.dumps(manifest, indent=1), overwrite=True)
+
+
+def remove_stale_temporaries(layout: StudyLayout) -> int:
+    """Delete the engine's ``.partial-<pid>-...`` files of processes that no longer run; returns how many."""
+    from LowDoseRobustnessLib.io.atomic import PARTIAL_PREFIX
+    from LowDoseRobustnessLib.study.lock import process_alive
+
+    removed = 0
+    for path in layout.root.rglob(f"{PARTIAL_PREFIX}*"):
+        if path.is_relative_to(layout.inputs):
+            continue
+        pid = path.name[len(PARTIAL_PREFIX):].partition("-")[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -1,0 +1,34 @@
+"""What a worker process keeps between tasks: the projector of the last grid and the last segmenters.
+
+Building a projector (system matrices) or loading a model costs more than many tasks that
+use it; tasks of one case run one after another, so a worker keeps the last ones. Kept
+per process: every executor (in-process, process pool, Dask worker) gets the same results.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+PROJECTORS_KEPT = 1
+"""Projectors of large grids hold GiBs of matrices: keep only the last one."""
+SEGMENTERS_KEPT = 2
+
+
+def projector_for(volume, settings):
+    """The projector for ``volume``'s grid and ``settings``' geometry and backend (reused while they stay)."""
+    geometry = settings.scan_geometry(volume)
+    return _projector(settings.backend, geometry, volume.array.shape, volume.spacing)
+
+
+@lru_cache(maxsize=PROJECTORS_KEPT)
+def _projector(backend: str, geometry, shape: tuple, spacing: tuple):
+    from LowDoseRobustnessLib.projection import get_projector
+
+    return get_projector(backend, geometry, shape, spacing)
+
+
+@lru_cache(maxsize=SEGMENTERS_KEPT)
+def segmenter_for(spec: str, options: tuple = ()):
+    """A loaded segmenter for ``spec`` with ``options`` (sorted ``(name, value)`` pairs)."""
+    from LowDoseRobustnessLib.segmenters import get_segmenter
+
+    return get_segmenter(spec, **dict(options))
