@@ -92,11 +92,9 @@ RECONSTRUCTIONS = Registry("reconstruction", {
 FBP_FILTERS = ("ram-lak", "shepp-logan", "cosine", "hann")
 NOISE_MODES = ("projection", "image")
 """How a lower dose's noise is drawn: in the line integrals (the paper's method, default) or in the image
-from local noise power spectra measured on projection-domain realizations (fast repeated realizations)."""
+from local noise power spectra learnt from a few projection-domain realizations (fast repeated realizations,
+:mod:`.simulation.image_noise`)."""
 THINNING_METHODS = ("zabic", "binomial")
-NOISE_MODES = ("projection", "image")
-"""How noise realizations are made: each in the projection domain, or drawn in the image domain from local
-noise power spectra learnt from a few projection-domain ones (:mod:`.simulation.image_noise`)."""
 DENOISERS = Registry("denoiser", {
     "cnn": f"{PACKAGE}.reconstruction.denoisers.redcnn:RedCnnDenoiser",
     "nlm": f"{PACKAGE}.reconstruction.denoisers.nlm:NonLocalMeansDenoiser",

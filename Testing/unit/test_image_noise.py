@@ -9,14 +9,16 @@ import pytest
 import scipy.fft
 from scipy.ndimage import gaussian_filter
 
+from ct_crops import write_crop
 from image_quality import noise_sd, nps_centroid, roi_units
 from image_noise_validation import body_boxes, print_table, validate
 from LowDoseRobustnessLib.cli import main as lowdose
 from LowDoseRobustnessLib.errors import InputError
 from LowDoseRobustnessLib.io.volumes import read_volume
 from LowDoseRobustnessLib.simulation.image_noise import (ImageNoiseModel, _white_spectrum, fit_image_noise_model,
-                                                         simulate_realizations)
-from LowDoseRobustnessLib.simulation.simulate import SimulationSettings, simulate_dose_series
+                                                         simulate_realizations, train_image_noise_model)
+from LowDoseRobustnessLib.study.plan import IMAGE_NOISE_MODEL, noise_seed
+from LowDoseRobustnessLib.simulation.simulate import SimulationSettings, make_projector, simulate_dose_series
 from LowDoseRobustnessLib.volume import Volume
 from phantoms import body_ellipse
 
@@ -110,6 +112,16 @@ def test_a_dose_without_inserted_noise_draws_none():
     assert 8 < model.noise(0.5, 0).std() < 12
 
 
+def test_a_dose_draws_the_same_whatever_other_doses_the_model_holds():
+    """Each dose's part of a model is learnt from that dose alone: a resumed study that learns a model for
+    fewer doses draws the same noise (bit for bit) as an uninterrupted one."""
+    rng = np.random.default_rng(2)
+    series = [{d: Volume(known_noise(rng, (8, 48, 48)), SPACING) for d in (0.25, 0.5, 1.0)} for _ in range(3)]
+    full = fit_image_noise_model(series)
+    fewer = fit_image_noise_model({d: s[d] for d in (0.5, 1.0)} for s in series)
+    assert np.array_equal(full.noise(0.5, 3), fewer.noise(0.5, 3))
+
+
 def test_training_needs_two_realizations_of_one_grid():
     one = {1.0: Volume(np.zeros((4, 32, 32)), SPACING)}
     with pytest.raises(InputError, match="at least 2"):
@@ -146,6 +158,22 @@ def test_cli_simulate_with_image_noise(example_data, tmp_path):
     low, full = read_volume(tmp_path / "low.nii.gz"), read_volume(tmp_path / "full.nii.gz")
     assert low.same_grid(full)
     assert np.std(low.array - full.array) > 5.0
+
+
+def test_a_study_draws_its_realizations_from_one_image_noise_model_per_case(tmp_path):
+    """``lowdose study --noise image``: every realization is a draw of the case's model, learnt with the seed the
+    study derives for it (bit for bit what the library draws)."""
+    ct = write_crop(tmp_path / "s.nii.gz", 12)
+    out = tmp_path / "study"
+    assert lowdose(["study", str(ct), "--dose", "0.25", "--geometry", "fast", "--noise", "image", "--realizations",
+                    "2", "-o", str(out)]) == 0
+    volume = read_volume(ct)
+    settings = SimulationSettings(geometry="fast", noise="image")
+    model = train_image_noise_model(volume, [0.25, 1.0], settings, noise_seed(0, "s", IMAGE_NOISE_MODEL),
+                                    projector=make_projector(volume, settings))
+    for name, dose, realization in (("dose_025", 0.25, 0), ("dose_025_r1", 0.25, 1), ("dose_100", 1.0, 0)):
+        written = read_volume(out / "volumes" / "s" / "fbp" / f"{name}.nii.gz").array
+        assert np.array_equal(written, model.realization(dose, noise_seed(0, "s", realization)).array), name
 
 
 def with_inserted_noise(rows):

@@ -60,10 +60,11 @@ TRAINING_STREAM = 20240
 class ImageNoiseModel:
     """What is needed to draw image-domain realizations of one scan at its dose levels (HU).
 
-    Per dose: ``mean_hu`` (mean of the training realizations), ``sd_hu`` (one realization's local
-    noise SD), ``coefficients`` (basis weights per slab x patch row x patch column) and
-    ``axial_correlation`` (noise correlation at slice lags 0, 1, ...). Shared: the orthonormal
-    basis ``filters`` on the slice's rfft2 grid and the patch/slab centres ``centres``.
+    Per dose, each learnt from that dose's training realizations alone: ``mean_hu`` (their mean),
+    ``sd_hu`` (one realization's local noise SD), ``filters`` (orthonormal basis filters on the
+    padded slice's rfft2 grid), ``coefficients`` (basis weights per slab x patch row x patch column)
+    and ``axial_correlation`` (noise correlation at slice lags 0, 1, ...). Shared: the patch and slab
+    centres ``centres``.
     """
 
     doses: tuple[float, ...]
@@ -72,7 +73,7 @@ class ImageNoiseModel:
     sd_hu: tuple[np.ndarray, ...]
     coefficients: tuple[np.ndarray, ...]
     axial_correlation: tuple[np.ndarray, ...]
-    filters: np.ndarray
+    filters: tuple[np.ndarray, ...]
     centres: tuple[np.ndarray, np.ndarray, np.ndarray]
     spacing: tuple[float, float, float]
     origin: tuple[float, float, float]
@@ -92,7 +93,7 @@ class ImageNoiseModel:
         i = self._index(dose_fraction)
         rng = np.random.default_rng([int(seed), int(round(self.doses[i] * 1_000_000)), 1])
         shape = self.mean_hu[i].shape
-        padded = (shape[0], self.filters.shape[1], 2 * (self.filters.shape[2] - 1))
+        padded = (shape[0], self.filters[i].shape[1], 2 * (self.filters[i].shape[2] - 1))
         spectrum = _axially_correlated(_white_spectrum(rng, padded), self.axial_correlation[i])
         noise = np.empty(shape, np.float32)
         slices = max(1, BLOCK_VOXELS // (shape[1] * shape[2]))
@@ -120,8 +121,9 @@ class ImageNoiseModel:
         maps += slabs[:, upper] * fraction[:, None, None]
         norm = np.maximum(np.einsum("bzyx,bzyx->zyx", maps, maps), 1e-12)
         scale = np.sqrt((1.0 - 1.0 / self.training_realizations) / norm)
-        padded = (self.filters.shape[1], 2 * (self.filters.shape[2] - 1))
-        filtered = scipy.fft.irfft2(spectrum[None] * self.filters[:, None], s=padded, workers=-1,
+        filters = self.filters[index]
+        padded = (filters.shape[1], 2 * (filters.shape[2] - 1))
+        filtered = scipy.fft.irfft2(spectrum[None] * filters[:, None], s=padded, workers=-1,
                                     overwrite_x=True)[..., :ny, :nx]
         out = np.einsum("bzyx,bzyx->zyx", maps, filtered)
         out *= scale
@@ -140,13 +142,13 @@ class ImageNoiseModel:
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write the model to one ``.npz`` file (atomically); :meth:`load` reads it back."""
         arrays = dict(format_version=FORMAT_VERSION, doses=np.asarray(self.doses),
-                      training_realizations=self.training_realizations, filters=self.filters,
+                      training_realizations=self.training_realizations,
                       centre_z=self.centres[0], centre_y=self.centres[1], centre_x=self.centres[2],
                       spacing=np.asarray(self.spacing), origin=np.asarray(self.origin),
                       direction=np.asarray(self.direction))
         for i in range(len(self.doses)):
             arrays.update({f"mean_hu_{i}": self.mean_hu[i], f"sd_hu_{i}": self.sd_hu[i],
-                           f"coefficients_{i}": self.coefficients[i],
+                           f"filters_{i}": self.filters[i], f"coefficients_{i}": self.coefficients[i],
                            f"axial_correlation_{i}": self.axial_correlation[i]})
         with atomic_output(path, overwrite) as temporary:
             with open(temporary, "wb") as file:
@@ -167,9 +169,9 @@ class ImageNoiseModel:
                              "learn the model again")
         count = len(arrays["doses"])
         per_dose = {name: tuple(arrays[f"{name}_{i}"] for i in range(count))
-                    for name in ("mean_hu", "sd_hu", "coefficients", "axial_correlation")}
+                    for name in ("mean_hu", "sd_hu", "filters", "coefficients", "axial_correlation")}
         return cls(tuple(float(d) for d in arrays["doses"]), int(arrays["training_realizations"]),
-                   filters=arrays["filters"], centres=(arrays["centre_z"], arrays["centre_y"], arrays["centre_x"]),
+                   centres=(arrays["centre_z"], arrays["centre_y"], arrays["centre_x"]),
                    spacing=tuple(arrays["spacing"]), origin=tuple(arrays["origin"]),
                    direction=tuple(arrays["direction"]), **per_dose)
 
@@ -202,16 +204,17 @@ def fit_image_noise_model(realizations: Iterable[Mapping[float, Volume]],
     if count < 2:
         raise InputError("an image-noise model needs at least 2 training realizations")
     doses = tuple(sorted(statistics))
-    shapes = [statistics[d].nps_shapes() for d in doses]
-    filters, coefficients = _filter_basis(shapes, [statistics[d].patch_sd() for d in doses], grid.array.shape[1:],
-                                          max_filters)
+    if not any(np.any(statistics[d].patch_sd()) for d in doses):
+        raise InputError("the training realizations do not differ: there is no noise to learn")
+    bases = [_filter_basis(statistics[d].nps_shapes(), statistics[d].patch_sd(), grid.array.shape[1:], max_filters)
+             for d in doses]
     for dose in doses:
         sums[dose] /= np.float32(count)
     return ImageNoiseModel(
         doses=doses, training_realizations=count, mean_hu=tuple(sums[d] for d in doses),
         sd_hu=tuple(statistics[d].local_sd(grid.spacing) for d in doses),
-        coefficients=coefficients, axial_correlation=tuple(statistics[d].axial_correlation() for d in doses),
-        filters=filters, centres=tuple(patches.centres(axis) for axis in range(3)),
+        coefficients=tuple(b[1] for b in bases), axial_correlation=tuple(statistics[d].axial_correlation() for d in doses),
+        filters=tuple(b[0] for b in bases), centres=tuple(patches.centres(axis) for axis in range(3)),
         spacing=grid.spacing, origin=grid.origin, direction=grid.direction)
 
 
@@ -282,26 +285,26 @@ def _part(progress: Optional[ProgressCallback], index: int, count: int, prefix: 
     return lambda fraction, message: progress((index + fraction) / count, prefix + message)
 
 
-def _filter_basis(shapes: Sequence[np.ndarray], patch_sd: Sequence[np.ndarray], slice_shape: tuple[int, int],
-                  max_filters: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """Orthonormal basis filters on the (padded) slice's rfft2 grid and each dose's coefficients per patch.
+def _filter_basis(shapes: np.ndarray, patch_sd: np.ndarray, slice_shape: tuple[int, int],
+                  max_filters: int) -> tuple[np.ndarray, np.ndarray]:
+    """Orthonormal basis filters on the (padded) slice's rfft2 grid and their coefficients per patch, of one dose.
 
-    The patch filters sqrt(S_p) (one row per dose x slab x patch), each weighted by its patch's
-    noise SD (so the basis minimises the error in noise power, not in quiet air), are reduced to
-    their leading right singular vectors, which are interpolated from the patch's frequency grid
-    to the slice's and orthonormalised there (unit-variance output for white input: Parseval,
-    with the rfft's doubled columns).
+    The patch filters sqrt(S_p) (one row per slab x patch), each weighted by its patch's noise SD
+    (so the basis minimises the error in noise power, not in quiet air), are reduced to their
+    leading right singular vectors, which are interpolated from the patch's frequency grid to the
+    slice's and orthonormalised there (unit-variance output for white input: Parseval, with the
+    rfft's doubled columns). A dose without noise gets one white filter and zero coefficients.
     """
-    patch = shapes[0].shape[-1]
-    weights = np.concatenate([sd.ravel() for sd in patch_sd]).astype(np.float64)
-    if not np.any(weights):
-        raise InputError("the training realizations do not differ: there is no noise to learn")
-    rows = np.concatenate([np.sqrt(s).reshape(-1, patch * patch) for s in shapes]) * (weights / weights.mean())[:, None]
+    patch = shapes.shape[-1]
+    ny, nx = _padded_size(slice_shape[0]), _padded_size(slice_shape[1], even=True)
+    if not np.any(patch_sd):
+        return np.ones((1, ny, nx // 2 + 1), np.float32), np.zeros((1,) + shapes.shape[:3], np.float32)
+    unweighted = np.sqrt(shapes).reshape(-1, patch * patch)
+    rows = unweighted * (patch_sd.ravel() / patch_sd.mean())[:, None]
     singular, vectors = _leading_singular_vectors(rows, max_filters)
     energy = np.cumsum(singular ** 2) / np.sum(np.square(rows))
     count = min(max_filters, int(np.searchsorted(energy, FILTER_ENERGY)) + 1)
     vectors = vectors[:count]
-    ny, nx = _padded_size(slice_shape[0]), _padded_size(slice_shape[1], even=True)
     fy = np.fft.fftfreq(ny)[:, None] * patch % patch
     fx = np.fft.rfftfreq(nx)[None, :] * patch % patch
     coordinates = np.broadcast_arrays(fy, fx)
@@ -312,11 +315,8 @@ def _filter_basis(shapes: Sequence[np.ndarray], patch_sd: Sequence[np.ndarray], 
     gram = np.einsum("byx,cyx,x->bc", upsampled, upsampled, columns) / (ny * nx)
     lower = np.linalg.cholesky(gram)
     filters = np.linalg.solve(lower, upsampled.reshape(count, -1)).reshape(upsampled.shape).astype(np.float32)
-    coefficients = []
-    for s in shapes:
-        projections = np.sqrt(s).reshape(-1, patch * patch) @ vectors.T @ lower
-        coefficients.append(projections.T.reshape((count,) + s.shape[:3]).astype(np.float32))
-    return filters, tuple(coefficients)
+    coefficients = (unweighted @ vectors.T @ lower).T.reshape((count,) + shapes.shape[:3])
+    return filters, coefficients.astype(np.float32)
 
 
 def _padded_size(pixels: int, even: bool = False) -> int:
