@@ -18,8 +18,8 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
                                            ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
 from slicer.util import VTKObservationMixin
 
-from LowDoseRobustnessLib.contract import (BACKEND_CHOICES, GEOMETRIES, MODULE_RESOURCES, RECONSTRUCTIONS, SAMPLE_CT,
-                                           SAMPLE_LABELS)
+from LowDoseRobustnessLib.contract import (BACKEND_CHOICES, DEFAULT_INCIDENT_FLUX, GEOMETRIES, INCIDENT_FLUX_AUTO,
+                                           MODULE_RESOURCES, RECONSTRUCTIONS, SAMPLE_CT, SAMPLE_LABELS)
 from LowDoseRobustnessSlicer import dependencies, overlays, views
 from LowDoseRobustnessSlicer.choices import join_reconstructions, parse_reconstructions, selected_doses
 from LowDoseRobustnessSlicer.logic import SAMPLE_NODE_NAMES, StudyLogic
@@ -81,7 +81,8 @@ class LowDoseRobustnessParameterNode:
     otherDoses: str = ""
     reconstructions: Annotated[str, ReconstructionList()] = "fbp"
     seed: Annotated[int, WithinRange(0, 2**31 - 1)] = 0
-    incidentFlux: Annotated[float, WithinRange(1.0e3, 1.0e7)] = 1.0e5
+    fitIncidentFlux: bool = True
+    incidentFlux: Annotated[float, WithinRange(1.0e3, 1.0e7)] = DEFAULT_INCIDENT_FLUX
     geometry: Annotated[str, Choice(list(GEOMETRIES.names))] = "clinical"
     backend: Annotated[str, Choice(list(BACKEND_CHOICES))] = "auto"
     model: str = "builtin"
@@ -165,7 +166,7 @@ class LowDoseRobustnessWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, V
             doses = selected_doses({20: p.dose20, 40: p.dose40, 60: p.dose60, 80: p.dose80}, p.otherDoses)
             arguments = dict(doses=doses, reconstructions=reconstructions, model=model, ground_truth=p.groundTruth,
                              output_folder=self.chosenFolder(p.outputFolder), seed=p.seed,
-                             incident_flux=p.incidentFlux, geometry=p.geometry, backend=p.backend,
+                             incident_flux=INCIDENT_FLUX_AUTO if p.fitIncidentFlux else p.incidentFlux, geometry=p.geometry, backend=p.backend,
                              callbacks=self.panel.callbacks(self.onStudyDone))
             job = self.startJob(
                 lambda overwrite: self.logic.run_study(p.inputVolume, overwrite=overwrite, **arguments),

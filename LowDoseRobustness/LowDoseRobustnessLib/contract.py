@@ -10,6 +10,8 @@ of a study (:class:`StudyLayout`).
 from __future__ import annotations
 
 import hashlib
+import math
+import numbers
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,11 +52,13 @@ TABLE_FORMATS = (".csv", ".parquet")
 
 # --- memory -------------------------------------------------------------------------------------
 PEAK_MEMORY_BYTES_PER_VOXEL = {"simulation": 40, "simulated_dose": 4, "segmentation": 5, "comparison": 7,
-                               "synthesis": 48, "statistics": 40}
+                               "synthesis": 48, "statistics": 40, "image_noise_dose": 22}
 """Peak memory of each stage per voxel of its input, beyond the libraries (~0.5 GiB): the slope of peak RSS
 between two volume sizes (``Testing/benchmarks/bench_memory.py``, under load: simulation 68.5, each further dose
-4.7, segmentation 5.9, comparison 7.7, synthesis 77.9, statistics 40.9), rounded down; simulation and synthesis
-well below, as their projections grow with the in-plane size rather than the voxel count: a refusal is certain."""
+4.7, segmentation 5.9, comparison 7.7, synthesis 77.9, statistics 40.9; the image-noise model, added to a
+simulation with ``--noise image``, 22.0 per dose level it holds, the reference included), rounded down; simulation
+and synthesis well below, as their projections grow with the in-plane size rather than the voxel count: a refusal
+is certain."""
 
 # --- CT numbers ---------------------------------------------------------------------------------
 AIR_HU = -1000.0
@@ -62,7 +66,19 @@ AIR_HU = -1000.0
 
 # --- acquisition defaults -----------------------------------------------------------------------
 DEFAULT_INCIDENT_FLUX = 1.0e5
-"""I0, photons per detector pixel and view at full dose: the order of a 120 kVp abdominal scan."""
+"""I0, photons per detector pixel and view at full dose: the order of a 120 kVp abdominal scan. The trial I0
+of the fit below, and the I0 of noise-free inputs (phantoms, synthetic CT)."""
+INCIDENT_FLUX_AUTO = "auto"
+"""I0 of a reconstructed CT fitted to the noise it holds, so that "dose d" is d times the dose of *that*
+scan (the default; :attr:`.simulation.input_noise.InputNoise.fitted_incident_flux`)."""
+
+
+def valid_incident_flux(value) -> bool:
+    """Whether ``value`` is an I0 setting: :data:`INCIDENT_FLUX_AUTO` or a finite positive number of photons."""
+    return value == INCIDENT_FLUX_AUTO or (isinstance(value, numbers.Real) and not isinstance(value, bool)
+                                           and math.isfinite(value) and value > 0)
+
+
 DEFAULT_DOSES = (0.2, 0.4, 0.6, 0.8)
 REFERENCE_DOSE = 1.0
 """Every study also simulates the full dose through the same chain: the reference of the comparisons."""
@@ -91,7 +107,8 @@ FBP_FILTERS = ("ram-lak", "shepp-logan", "cosine", "hann")
 """Windows of the band-limited ramp, functions of the frequency over the image grid's Nyquist frequency."""
 NOISE_MODES = ("projection", "image")
 """How a lower dose's noise is drawn: in the line integrals (the paper's method, default) or in the image
-from local noise power spectra measured on projection-domain realizations (fast repeated realizations)."""
+from local noise power spectra learnt from a few projection-domain realizations (fast repeated realizations,
+:mod:`.simulation.image_noise`)."""
 KERNEL_AUTO = "auto"
 KERNELS = (KERNEL_AUTO, *FBP_FILTERS)
 """The reconstruction kernel of the input scan, which the simulated noise takes; ``auto`` fits it to the

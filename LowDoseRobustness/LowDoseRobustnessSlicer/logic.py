@@ -27,7 +27,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from LowDoseRobustnessLib.cli.process_runner import ProcessError, ProcessRunner, RunnerCallbacks, Step, lowdose_command
-from LowDoseRobustnessLib.contract import (DEFAULT_DOSES, DEFAULT_INCIDENT_FLUX, GENERIC_LABEL_NAME,
+from LowDoseRobustnessLib.contract import (DEFAULT_DOSES, GENERIC_LABEL_NAME, INCIDENT_FLUX_AUTO,
                                            RECONSTRUCTIONS, SAMPLE_CT, SAMPLE_LABELS, StudyLayout, safe_name)
 from LowDoseRobustnessLib.errors import InputError
 from LowDoseRobustnessLib.io.labels import read_label_names, write_label_names
@@ -91,7 +91,7 @@ class StudyJob(BackgroundJob):
 
 def study_arguments(input_path: Path, layout: StudyLayout, case: str, doses: Sequence[float],
                     reconstructions: Sequence[str], model: str, ground_truth_path: Optional[Path], seed: int,
-                    backend: str, geometry: str, incident_flux: float, overwrite: bool) -> list[str]:
+                    backend: str, geometry: str, incident_flux: float | str, overwrite: bool) -> list[str]:
     """``lowdose study`` arguments in the one-CT form the engine keeps."""
     arguments = ["study", str(input_path)]
     for dose in doses:
@@ -102,8 +102,13 @@ def study_arguments(input_path: Path, layout: StudyLayout, case: str, doses: Seq
     if ground_truth_path is not None:
         arguments += ["--ground-truth", str(ground_truth_path)]
     arguments += ["--case", case, "--seed", str(int(seed)), "--backend", backend, "--geometry", geometry,
-                  "--incident-flux", f"{float(incident_flux):g}", "-o", str(layout.root)]
+                  "--incident-flux", _flux_argument(incident_flux), "-o", str(layout.root)]
     return arguments + (["--overwrite"] if overwrite else [])
+
+
+def _flux_argument(incident_flux: float | str) -> str:
+    """``--incident-flux``: ``auto`` (fitted to the input's noise) or the number."""
+    return INCIDENT_FLUX_AUTO if incident_flux == INCIDENT_FLUX_AUTO else f"{float(incident_flux):g}"
 
 
 def _check_study_settings(doses: Sequence[float], reconstructions: Sequence[str], model: str) -> None:
@@ -145,7 +150,7 @@ class StudyLogic:
 
     def run_study(self, input_node, doses: Sequence[float] = DEFAULT_DOSES, reconstructions: Sequence[str] = ("fbp",),
                   model: str = "builtin", ground_truth=None, output_folder=None, case: Optional[str] = None,
-                  seed: int = 0, incident_flux: float = DEFAULT_INCIDENT_FLUX, geometry: str = "clinical",
+                  seed: int = 0, incident_flux: float | str = INCIDENT_FLUX_AUTO, geometry: str = "clinical",
                   backend: str = "auto", overwrite: bool = False, wait_for_completion: bool = False,
                   callbacks: Optional[RunnerCallbacks] = None, load_results: bool = True) -> StudyJob:
         """Simulate ``doses`` of ``input_node`` through ``reconstructions``, segment with ``model``, compare.

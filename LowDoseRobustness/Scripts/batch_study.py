@@ -14,7 +14,8 @@ import sys
 def main(argv=None) -> int:
     from LowDoseRobustness import LowDoseRobustnessLogic
     from LowDoseRobustnessLib.cli.process_runner import ProcessError, RunnerCallbacks
-    from LowDoseRobustnessLib.contract import (BACKEND_CHOICES, DEFAULT_INCIDENT_FLUX, GEOMETRIES, RECONSTRUCTIONS,
+    from LowDoseRobustnessLib.cli.arguments import incident_flux
+    from LowDoseRobustnessLib.contract import (BACKEND_CHOICES, GEOMETRIES, INCIDENT_FLUX_AUTO, RECONSTRUCTIONS,
                                                progress_line)
     from LowDoseRobustnessLib.errors import USER_ERRORS
 
@@ -29,7 +30,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
     parser.add_argument("--geometry", default="clinical", choices=GEOMETRIES.names)
-    parser.add_argument("--incident-flux", type=float, default=DEFAULT_INCIDENT_FLUX)
+    parser.add_argument("--incident-flux", type=incident_flux, default=INCIDENT_FLUX_AUTO)
     parser.add_argument("--overwrite", action="store_true")
     arguments = parser.parse_args(argv)
     logic = LowDoseRobustnessLogic()

@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Optional
 
+from LowDoseRobustnessLib.contract import DEFAULT_INCIDENT_FLUX
 from LowDoseRobustnessLib.projection import Projector
 from LowDoseRobustnessLib.simulation.simulate import SimulationSettings, simulate_low_dose
 from LowDoseRobustnessLib.volume import Volume
 
-FAST_SIMULATION = SimulationSettings(geometry="fast")
+FAST_SIMULATION = SimulationSettings(geometry="fast", incident_flux=DEFAULT_INCIDENT_FLUX)
 
 
 def add_ct_noise(image: Volume, settings: SimulationSettings = FAST_SIMULATION, seed: int = 0,

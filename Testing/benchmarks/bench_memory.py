@@ -57,6 +57,8 @@ def main() -> None:
             return {"simulation": ["simulate", ct, "--dose", "0.2", "--geometry", "fast", "-o", out / "s.nii.gz"],
                     "simulated_dose": ["simulate", ct, "--dose", "0.2", "--dose", "0.4", "--dose", "0.6",
                                        "--geometry", "fast", "-o", out / "doses"],
+                    "image_noise_dose": ["simulate", ct, "--dose", "0.2", "--dose", "0.4", "--dose", "0.6",
+                                         "--geometry", "fast", "--noise", "image", "-o", out / "doses"],
                     "segmentation": ["segment", ct, "-o", out / "seg.nii.gz"],
                     "comparison": ["compare", labels, labels, "-o", out / "m.csv", "--disagreement", out / "d.nii.gz"],
                     "synthesis": ["synth", labels, "--count", "1", "--strategy", "constant", "-o", out / "ds"],
@@ -75,6 +77,8 @@ def main() -> None:
             slope = (large - small) / (voxels["large"] - voxels["small"])
             if stage == "simulated_dose":  # two more doses than the one-dose run: per dose
                 slope = (large - peaks["simulation", "large"]) / voxels["large"] / 2
+            if stage == "image_noise_dose":  # the same doses in the image mode: per dose level its model holds
+                slope = (large - peaks["simulated_dose", "large"]) / voxels["large"] / 4
             print(f"{stage:<16}{small / 2**20:>10.0f}Mi{large / 2**20:>10.0f}Mi{slope:>15.1f}{used:>6}")
 
 

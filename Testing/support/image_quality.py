@@ -6,6 +6,8 @@ sec. 5.1). RMSE: root mean squared difference from a reference reconstruction
 (e.g. the full-dose one of the same chain). Noise ratios with standard errors and the
 mean frequency of the noise power spectrum compare pure-noise volumes (noisy minus
 noiseless) slice by slice, where slices are independent (fan beam).
+For noise-only samples of many realizations: SD and NPS centroid (mean frequency) with
+standard errors, over ROI units.
 """
 from __future__ import annotations
 
@@ -45,3 +47,42 @@ def mean_frequency(noise: np.ndarray, spacing_mm, region: np.ndarray) -> float:
     frequencies, nps = radial_noise_power_spectrum(noise, spacing_mm, weights)
     share = nps * frequencies
     return float(np.sum(frequencies * share) / np.sum(share))
+
+
+def roi_units(samples: np.ndarray, boxes) -> list[np.ndarray]:
+    """One stratum per in-plane box: the 2D units (slices of realizations) of ``samples[..., y, x]`` in it."""
+    units = [np.asarray(samples, np.float64)[(...,) + tuple(box)] for box in boxes]
+    return [unit.reshape((-1,) + unit.shape[-2:]) for unit in units]
+
+
+def noise_sd(strata: list[np.ndarray]) -> tuple[float, float, int]:
+    """(SD, standard error, n units) in HU of zero-mean noise given as strata of 2D units (:func:`roi_units`).
+
+    Every unit (one slice of one realization) is independent: the variance is the mean of the
+    units' mean squares, its standard error comes from the spread within each stratum (box), and
+    SE(SD) = SE(var) / (2 SD).
+    """
+    squares = [(units ** 2).mean(axis=(1, 2)) for units in strata]
+    count = sum(s.size for s in squares)
+    variance = sum(s.sum() for s in squares) / count
+    standard_error = np.sqrt(sum(s.size * s.var(ddof=1) for s in squares)) / count / (2 * np.sqrt(variance))
+    return float(np.sqrt(variance)), float(standard_error), count
+
+
+def nps_centroid(strata: list[np.ndarray], pixel_mm: float) -> tuple[float, float, int]:
+    """(mean frequency in 1/mm, standard error, n units) of the noise power spectrum of strata of 2D units.
+
+    NPS = dx dy / (Nx Ny) <|F n|^2> over the units (Siewerdsen et al. 2002); its centroid is
+    sum |f| NPS / sum NPS, a ratio of totals, with the delta-method standard error (within strata).
+    """
+    numerators, denominators = [], []
+    for units in strata:
+        power = np.abs(np.fft.fft2(units)) ** 2
+        frequency = np.hypot(*np.meshgrid(np.fft.fftfreq(units.shape[1], pixel_mm),
+                                          np.fft.fftfreq(units.shape[2], pixel_mm), indexing="ij"))
+        numerators.append((power * frequency).sum(axis=(1, 2)))
+        denominators.append(power.sum(axis=(1, 2)))
+    total = sum(d.sum() for d in denominators)
+    centroid = sum(n.sum() for n in numerators) / total
+    residual_variance = sum(n.size * (n - centroid * d).var(ddof=1) for n, d in zip(numerators, denominators))
+    return float(centroid), float(np.sqrt(residual_variance) / total), sum(n.size for n in numerators)

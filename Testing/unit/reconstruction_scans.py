@@ -3,7 +3,6 @@ crop of the real example CT, each with its noise-free ("full dose") and d = 0.2 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import binary_erosion

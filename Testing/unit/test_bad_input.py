@@ -10,7 +10,6 @@ the figures: ``pytest -s Testing/unit/test_bad_input.py``.
 """
 from __future__ import annotations
 
-import json
 import os
 import resource
 import shutil

@@ -1,6 +1,5 @@
 """``lowdose compare`` and ``lowdose report`` end to end on the real TotalSegmentator pair."""
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest

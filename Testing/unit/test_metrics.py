@@ -1,5 +1,4 @@
 """Per-label Dice, HD95, surface Dice, volumes and effective radius (metrics.py)."""
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -10,7 +10,6 @@ from reconstruction_scans import simulate_scan
 
 from image_quality import roi_mean_sd
 from LowDoseRobustnessLib.cli import main as lowdose
-from LowDoseRobustnessLib.contract import ITERATIVE_ALGORITHMS
 from LowDoseRobustnessLib.projection import get_projector
 from LowDoseRobustnessLib.projection.base import AsdPocsSolver, Projector, QggmrfSolver
 from LowDoseRobustnessLib.projection.geometry import fast_geometry

@@ -77,6 +77,26 @@ def test_a_wrong_incident_flux_is_named_with_the_one_that_fits(body_scan):
         simulate_dose_series(scan, [0.5], SimulationSettings(geometry="fast", incident_flux=1e5, kernel="ram-lak"))
 
 
+def test_auto_incident_flux_makes_the_full_dose_output_as_noisy_as_the_input(body_scan):
+    """``incident_flux="auto"`` (the default) fits I0 to the scan's noise (2e4 here): no warning, the 100 % output
+    keeps the input's noise level and the 25 % output has twice its SD (pure noise: output minus the phantom's
+    noise-free reprojection through the same chain), over the body interior."""
+    phantom, scan, regions = body_scan
+    settings = SimulationSettings(geometry="fast", kernel="ram-lak")
+    assert settings.incident_flux == "auto"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SimulationWarning)
+        outputs = simulate_dose_series(scan, [0.25], settings, seed=5)
+    projector = make_projector(phantom, settings)
+    noiseless = mu_to_hu(projector.reconstruct_fbp(projector.forward_project(hu_to_mu(phantom.array))))
+    interior = regions["interior"]
+    input_sd = np.std((scan.array - noiseless)[:, interior])
+    sd = {dose: np.std((outputs[dose].array - noiseless)[:, interior]) for dose in (1.0, 0.25)}
+    print(f"input {input_sd:.1f} HU; output 100 % {sd[1.0]:.1f} HU, 25 % {sd[0.25]:.1f} HU")
+    assert sd[1.0] == pytest.approx(input_sd, rel=0.05)
+    assert sd[0.25] == pytest.approx(2 * input_sd, rel=0.05)
+
+
 def test_a_noise_free_phantom_gives_no_warning(body_scan):
     phantom, _, _ = body_scan
     with warnings.catch_warnings():

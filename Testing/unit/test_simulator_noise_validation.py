@@ -10,7 +10,6 @@ from __future__ import annotations
 import warnings
 from dataclasses import replace
 
-import numpy as np
 import pytest
 from scipy import ndimage
 

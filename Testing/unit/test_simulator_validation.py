@@ -11,6 +11,7 @@ from LowDoseRobustnessLib.simulation.attenuation import hu_to_mu, mu_to_hu
 from LowDoseRobustnessLib.projection import get_projector
 from LowDoseRobustnessLib.simulation.dose import line_integrals_from_counts, poisson_counts
 from LowDoseRobustnessLib.projection.geometry import fast_geometry
+from image_quality import noise_sd_ratio
 from phantoms import water_cylinder
 from LowDoseRobustnessLib.simulation.simulate import thin_measured_projections
 
@@ -44,17 +45,20 @@ def noise_sd(image, noiseless, roi):
 
 @pytest.mark.parametrize("method", ["zabic", "binomial"])
 def test_thinning_matches_a_direct_low_flux_simulation(phantom_scan, method):
+    """Noise SD ratio thinned / direct per ROI and dose within 2 %, or 3 standard errors (per-slice spread)."""
     s = phantom_scan
-    worst = 0.0
+    worst, worst_se = 0.0, 0.0
     for dose in DOSES:
         thinned = s["reconstruct"](thin_measured_projections(s["measured"], FLUX, dose, seed=2, method=method))
         direct = s["direct"](dose, seed=3)
         for name, roi in s["rois"].items():
-            ratio = noise_sd(thinned, s["noiseless"], roi) / noise_sd(direct, s["noiseless"], roi)
-            worst = max(worst, abs(ratio - 1))
-    print(f"thinning ({method}) vs direct simulation: worst noise-SD difference {worst:.2%} over 6 ROIs x 4 doses")
+            ratio, se = noise_sd_ratio(thinned - s["noiseless"], direct - s["noiseless"], roi[0])
+            assert abs(ratio - 1) < max(0.02, 3 * se), (name, dose, ratio, se)
+            if abs(ratio - 1) > worst:
+                worst, worst_se = abs(ratio - 1), se
+    print(f"thinning ({method}) vs direct simulation: worst noise-SD difference {worst:.2%} (+- {worst_se:.2%}) "
+          "over 6 ROIs x 4 doses")
     assert len(s["rois"]) >= 5
-    assert worst < 0.02
 
 
 def test_quantum_noise_scales_with_inverse_root_dose_and_means_stay(phantom_scan):

@@ -107,7 +107,7 @@ def test_foreign_folder_locks_changed_settings_and_changed_inputs(small, tmp_pat
 
     assert lowdose(small_study(small, out, "--incident-flux", "5e4", "--seed", "3")) == 2
     error = capsys.readouterr().err
-    assert "incident_flux: 100000.0 -> 50000.0" in error and "seed: 0 -> 3" in error and "--overwrite" in error
+    assert "incident_flux: 'auto' -> 50000.0" in error and "seed: 0 -> 3" in error and "--overwrite" in error
     before = (out / "volumes" / "s" / "fbp" / "dose_025.nii.gz").read_bytes()
     assert lowdose(small_study(small, out, "--incident-flux", "5e4", "--seed", "3", "--overwrite")) == 0
     assert "tasks: 4 run, 0 already done" in capsys.readouterr().out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import warnings
 
+from LowDoseRobustnessLib.contract import INCIDENT_FLUX_AUTO, valid_incident_flux
 from LowDoseRobustnessLib.errors import InputError
 
 LOW_DOSE_WARNING = 0.01
@@ -26,6 +27,11 @@ def _finite(low: float, high: float = math.inf, low_open: bool = False):
     return test, f"a finite number {bounds}"
 
 
+def incident_flux(text: str):
+    """The type of ``--incident-flux``: ``auto`` (fitted to the input's noise) or photons per detector pixel and view."""
+    return INCIDENT_FLUX_AUTO if text.strip().lower() == INCIDENT_FLUX_AUTO else float(text)
+
+
 RULES = {
     # option attribute -> (test of one value, what it must be)
     "seed": _whole_at_least(0),
@@ -35,7 +41,7 @@ RULES = {
     "workers": _whole_at_least(0),
     "threads": _whole_at_least(1),
     "dose": (_finite(0.0, 1.0, low_open=True)[0], "a dose fraction in (0, 1], e.g. 0.2 for 20 % of the full dose"),
-    "incident_flux": _finite(0.0, low_open=True),
+    "incident_flux": (valid_incident_flux, f"{INCIDENT_FLUX_AUTO} or a finite number > 0"),
     "electronic_noise": _finite(0.0),
     "regularization": _finite(0.0, low_open=True),
     "surface_tolerance_mm": _finite(0.0, low_open=True),

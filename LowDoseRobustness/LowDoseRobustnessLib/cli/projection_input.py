@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from LowDoseRobustnessLib.contract import DEFAULT_INCIDENT_FLUX, THINNING_METHODS, dose_stem
+from LowDoseRobustnessLib.contract import INCIDENT_FLUX_AUTO, THINNING_METHODS, dose_stem
 from LowDoseRobustnessLib.errors import InputError
 
 MEASURED_ONLY = ("thinning", "save_projections", "matrix", "fov_mm", "slice_mm", "z_range", "fan_views")
@@ -76,7 +76,7 @@ def run_measured(arguments, volume_paths: dict[float, Path], reconstruction_opti
     if arguments.calibrate_roi:
         raise InputError("--calibrate-roi does not apply to measured projections: their photon statistics "
                          "(7033,1065) give I0")
-    if arguments.incident_flux != DEFAULT_INCIDENT_FLUX:
+    if arguments.incident_flux != INCIDENT_FLUX_AUTO:
         raise InputError("--incident-flux does not apply to measured projections: their photon statistics "
                          "(7033,1065) give I0")
     doses = sorted(set(arguments.dose))

@@ -6,11 +6,11 @@ import inspect
 from pathlib import Path
 
 from LowDoseRobustnessLib.cli import projection_input
-from LowDoseRobustnessLib.cli.arguments import check_arguments
+from LowDoseRobustnessLib.cli.arguments import check_arguments, incident_flux
 from LowDoseRobustnessLib.contract import (BACKEND_CHOICES, DEFAULT_INCIDENT_FLUX, FBP_FILTERS, GEOMETRIES,
-                                           INPUT_NOISE_MODELS, KERNEL_AUTO, KERNELS, LOW_SIGNAL_CORRECTIONS,
-                                           PEAK_MEMORY_BYTES_PER_VOXEL, RECONSTRUCTIONS, VOLUME_FORMATS, VOLUME_SUFFIX,
-                                           dose_stem)
+                                           INCIDENT_FLUX_AUTO, INPUT_NOISE_MODELS, KERNEL_AUTO, KERNELS,
+                                           LOW_SIGNAL_CORRECTIONS, NOISE_MODES, PEAK_MEMORY_BYTES_PER_VOXEL,
+                                           RECONSTRUCTIONS, VOLUME_FORMATS, VOLUME_SUFFIX, dose_stem)
 from LowDoseRobustnessLib.errors import InputError
 
 
@@ -39,8 +39,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same output)")
     parser.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="projector backend")
     parser.add_argument("--geometry", default="clinical", choices=GEOMETRIES.names, help="scanner geometry preset")
-    parser.add_argument("--incident-flux", type=float, default=DEFAULT_INCIDENT_FLUX,
-                        help="I0, photons per detector pixel and view at full dose (default %(default)g)")
+    parser.add_argument("--incident-flux", type=incident_flux, default=INCIDENT_FLUX_AUTO, metavar="I0|auto",
+                        help="I0, photons per detector pixel and view at full dose; auto (default): the I0 that fits "
+                             f"the input's own noise, so dose d means d times the dose of this scan (noise-free "
+                             f"inputs: {DEFAULT_INCIDENT_FLUX:g})")
     parser.add_argument("--calibrate-roi", type=parse_roi,
                         help="estimate I0 from the noise in this uniform region z0:z1,y0:y1,x0:x1 (voxels)")
     parser.add_argument("--electronic-noise", type=float, default=0.0, help="detector noise SD in counts")
@@ -60,6 +62,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--iterations", type=int, help="iterative: number of iterations (default: the method's)")
     parser.add_argument("--fix-nonfinite", action="store_true",
                         help="replace NaN/infinite voxels by air (-1000 HU) instead of refusing the input")
+    parser.add_argument("--noise", default="projection", choices=NOISE_MODES,
+                        help="projection: simulate the noise in the projection domain; image: draw it from local noise "
+                             "power spectra learnt from a few projection-domain realizations (pays off for many "
+                             "realizations: lowdose study --realizations)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     projection_input.add_arguments(parser)
     parser.set_defaults(func=run)
@@ -101,6 +107,8 @@ def _check_start(arguments):
     check_arguments(arguments)
     paths = _checked_outputs(arguments, read_header(arguments.input).voxels)
     memory = PEAK_MEMORY_BYTES_PER_VOXEL["simulation"] + PEAK_MEMORY_BYTES_PER_VOXEL["simulated_dose"] * len(paths)
+    if arguments.noise == "image":
+        memory += PEAK_MEMORY_BYTES_PER_VOXEL["image_noise_dose"] * len(set(arguments.dose) | {1.0})
     return read_ct(arguments.input, arguments.fix_nonfinite, memory, "simulating"), paths
 
 
@@ -121,11 +129,15 @@ def run(arguments) -> int:
     from LowDoseRobustnessLib.io.ctpd_reader import is_projection_folder
     from LowDoseRobustnessLib.io.volumes import write_volume
     from LowDoseRobustnessLib.progress import print_progress
+    from LowDoseRobustnessLib.simulation.image_noise import simulate_realizations
     from LowDoseRobustnessLib.simulation.simulate import (SimulationSettings, calibrate_incident_flux, make_projector,
-                                                          simulate_dose_series, with_incident_flux)
+                                                          with_incident_flux)
 
     if is_projection_folder(arguments.input):
         check_arguments(arguments)
+        if arguments.noise == "image":
+            raise InputError("--noise image applies to a reconstructed CT; measured projections are thinned "
+                             "in the projection domain")
         return projection_input.run_measured(arguments, _checked_outputs(arguments, voxels=0),
                                              reconstruction_options(arguments))
     projection_input.check_volume_input(arguments)
@@ -135,14 +147,14 @@ def run(arguments) -> int:
                                   incident_flux=arguments.incident_flux, electronic_noise_sd=arguments.electronic_noise,
                                   reconstruction=arguments.recon, reconstruction_options=options,
                                   kernel=arguments.kernel, low_signal=arguments.low_signal,
-                                  input_noise=arguments.input_noise)
+                                  input_noise=arguments.input_noise, noise=arguments.noise)
     projector = make_projector(volume, settings)
     if arguments.calibrate_roi:
         flux = calibrate_incident_flux(volume, arguments.calibrate_roi, settings, arguments.seed)
         print(f"calibrated incident flux I0 = {flux:.4g} photons per detector pixel and view")
         settings = with_incident_flux(settings, flux)
-    results = simulate_dose_series(volume, arguments.dose, settings, arguments.seed, projector,
-                                   progress=print_progress)
+    results, = simulate_realizations(volume, arguments.dose, settings, [arguments.seed], projector,
+                                     model_seed=arguments.seed, progress=print_progress)
     for dose, path in paths.items():
         write_volume(results[dose], path, overwrite=arguments.overwrite)
         print(f"wrote {path} ({dose:.0%} dose)")

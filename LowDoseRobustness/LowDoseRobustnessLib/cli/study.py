@@ -1,7 +1,8 @@
 """``lowdose study``: a resumable dose-robustness study of one or many CTs, from simulation to report."""
 from __future__ import annotations
 
-from LowDoseRobustnessLib.contract import (BACKEND_CHOICES, DEFAULT_FAILURE_DICE, DEFAULT_INCIDENT_FLUX, GEOMETRIES,
+from LowDoseRobustnessLib.cli.arguments import incident_flux
+from LowDoseRobustnessLib.contract import (BACKEND_CHOICES, DEFAULT_FAILURE_DICE, GEOMETRIES, INCIDENT_FLUX_AUTO,
                                            NOISE_MODES, RECONSTRUCTIONS, StudyLayout, model_usage)
 
 DESCRIPTION = """Dose-robustness study: simulate every case at every dose (plus the 100 % reference) for every
@@ -38,8 +39,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="study seed; each case and realization derive theirs")
     parser.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
     parser.add_argument("--geometry", default="clinical", choices=GEOMETRIES.names)
-    parser.add_argument("--incident-flux", type=float, default=DEFAULT_INCIDENT_FLUX,
-                        help="I0, photons per detector pixel and view at full dose")
+    parser.add_argument("--incident-flux", type=incident_flux, default=INCIDENT_FLUX_AUTO, metavar="I0|auto",
+                        help="I0, photons per detector pixel and view at full dose; auto (default): each case's I0 "
+                             "fitted to its own noise, so dose d means d times the dose of that scan")
     parser.add_argument("--electronic-noise", type=float, default=0.0, help="detector noise SD in counts")
     parser.add_argument("--noise", default=NOISE_MODES[0], choices=NOISE_MODES,
                         help="where a lower dose's noise is drawn (default %(default)s)")

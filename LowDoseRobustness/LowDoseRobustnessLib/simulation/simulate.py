@@ -57,7 +57,8 @@ def simulate_dose_series(volume: Volume, dose_fractions: Sequence[float], settin
                          cancel: Optional[CancelCheck] = None) -> dict[float, Volume]:
     """Reconstructions in HU at each dose fraction, plus the 100 % reference under key 1.0.
 
-    Each output holds the noise of a dose-``d`` scan at the settings' I0 with the input's kernel
+    Each output holds the noise of a dose-``d`` scan at the settings' I0 (``auto``: the I0 that fits
+    the input's noise, so the 100 % output is as noisy as the input) with the input's kernel
     (``settings.kernel``; ``auto`` fits it to the input's noise): the input's own noise, as much of
     it as the chain keeps (measured; none with ``settings.input_noise="none"``), plus the rest from
     an acquisition at d I0 (:func:`.dose.line_integral_noise`, with the low-signal log of
@@ -76,14 +77,13 @@ def simulate_dose_series(volume: Volume, dose_fractions: Sequence[float], settin
     steps.step("forward projection done")
     options = dict(settings.reconstruction_options)
     output_filter = as_kernel(options.pop("filter_name", "ram-lak"))
-    kernel, input_noise = _input_noise(volume, settings, seed)
+    kernel, input_noise, flux = _input_noise(volume, settings, seed)
     noisy_input = input_noise is not None and not input_noise.noise_free
-    steps.step(_describe(input_noise, kernel))
+    steps.step(_describe(input_noise, kernel, flux))
     after_fbp = getattr(reconstruct, "after_fbp", False)
     fbp_based = after_fbp is not False
     signal = projector.reconstruct_fbp(line_integrals, filter_name=output_filter) if fbp_based or noisy_input else None
     body, interior = volume.array > -500, body_interior(volume.array, volume.spacing)
-    flux = float(check_incident_flux(settings.incident_flux))
     outputs, retained = {}, []
     for dose in doses:
         noise = line_integral_noise(line_integrals, dose * flux, _dose_rng(seed, dose), settings.electronic_noise_sd,
@@ -96,7 +96,8 @@ def simulate_dose_series(volume: Volume, dose_fractions: Sequence[float], settin
             shortfall = Shortfall()
             mu = by_slabs(partial(add_dose_noise, spacing_mm=volume.spacing, shortfall=shortfall),
                           signal, noise_image, body, *retained[:-1])
-            shortfall.warn(dose)
+            if not (settings.fitted_flux and dose == 1.0):  # a fitted I0 keeps the input's noise at 100 % by design
+                shortfall.warn(dose)
             mu = after_fbp(mu, **options) if after_fbp else mu
         else:
             if retained:
@@ -108,17 +109,26 @@ def simulate_dose_series(volume: Volume, dose_fractions: Sequence[float], settin
     return outputs
 
 
-def _input_noise(volume: Volume, settings: SimulationSettings, seed: int) -> tuple[Kernel, Optional[InputNoise]]:
-    """The noise kernel and the input's noise against the chain's (None: declared noise-free);
-    warns when the input's noise does not fit I0 and the kernel."""
+def _input_noise(volume: Volume, settings: SimulationSettings,
+                 seed: int) -> tuple[Kernel, Optional[InputNoise], float]:
+    """The noise kernel, the input's noise against the chain's (None: declared noise-free) and I0.
+
+    A fitted I0 (``auto``) is the one at which the chain's full-dose noise equals the input's;
+    a noise-free input keeps the trial I0 (:data:`.contract.DEFAULT_INCIDENT_FLUX`). A given I0
+    that does not fit the input's noise gives a warning naming the one that would.
+    """
+    flux = float(check_incident_flux(settings.trial_incident_flux))
     if settings.input_noise == "none":
-        return as_kernel("ram-lak" if settings.kernel == KERNEL_AUTO else settings.kernel), None
-    sample = NoiseSample(volume, settings, seed)
+        return as_kernel("ram-lak" if settings.kernel == KERNEL_AUTO else settings.kernel), None, flux
+    sample = NoiseSample(volume, with_incident_flux(settings, flux), seed)
     kernel = sample.fitted_kernel() if settings.kernel == KERNEL_AUTO else as_kernel(settings.kernel)
     input_noise = sample.assess(kernel)
-    if input_noise.mismatch():
+    if settings.fitted_flux and not input_noise.noise_free:
+        flux = input_noise.fitted_incident_flux
+        input_noise = replace(input_noise, predicted_sd_hu=input_noise.measured_sd_hu, incident_flux=flux)
+    elif input_noise.mismatch():
         warnings.warn(SimulationWarning(input_noise.mismatch()), stacklevel=3)
-    return kernel, input_noise
+    return kernel, input_noise, flux
 
 
 def _retained_noise(signal: np.ndarray, reference: np.ndarray, input_noise: InputNoise, region: np.ndarray,
@@ -140,10 +150,10 @@ def _retained_noise(signal: np.ndarray, reference: np.ndarray, input_noise: Inpu
     return retained
 
 
-def _describe(input_noise: Optional[InputNoise], kernel: Kernel) -> str:
+def _describe(input_noise: Optional[InputNoise], kernel: Kernel, flux: float) -> str:
     if input_noise is None or input_noise.noise_free:
-        return f"noise-free input; noise kernel {kernel.describe()}"
-    return (f"input noise {input_noise.measured_sd_hu:.1f} HU (this chain at I0 = {input_noise.incident_flux:.3g}: "
+        return f"noise-free input; I0 = {flux:.3g}, noise kernel {kernel.describe()}"
+    return (f"input noise {input_noise.measured_sd_hu:.1f} HU (this chain at I0 = {flux:.3g}: "
             f"{input_noise.predicted_sd_hu:.1f} HU), kernel {kernel.describe()}")
 
 
@@ -176,12 +186,13 @@ def calibrate_incident_flux(volume: Volume, roi: tuple[slice, slice, slice],
 
     The ROI's noise is measured from slice differences, so anatomy shared by neighbouring slices
     and any fixed pattern of the reconstruction cancel; this chain's full-dose noise at the trial
-    I0' = ``settings.incident_flux``, with the input's kernel (``settings.kernel``; ``auto``:
+    I0' = ``settings.incident_flux`` (``auto``: :data:`.contract.DEFAULT_INCIDENT_FLUX`), with the input's kernel (``settings.kernel``; ``auto``:
     fitted), is reconstructed on the ROI's slices. Image variance scales as 1/I0, so
     I0 = I0' sigma'^2 / sigma^2 (:func:`.input_noise.calibrated_noise`).
     """
     check_finite(volume.array, "the CT")
-    return calibrated_noise(volume, roi, settings, seed).fitted_incident_flux
+    return calibrated_noise(volume, roi, with_incident_flux(settings, settings.trial_incident_flux),
+                            seed).fitted_incident_flux
 
 
 def with_incident_flux(settings: SimulationSettings, incident_flux: float) -> SimulationSettings:

@@ -184,28 +184,35 @@ def check_cases(cases: Sequence[Case], fix_nonfinite: bool = False) -> tuple[lis
 
 
 def simulate_case(case: Case, doses: Sequence[float], settings, seed: int, cancel=None,
-                  fix_nonfinite: bool = False) -> dict:
+                  fix_nonfinite: bool = False, model_seed: int = 0) -> dict:
     """The case simulated at ``doses`` with one noise seed: ``{dose: Volume}`` in HU, 1.0 included.
 
     The one dispatch point from a case's input to scans: a registered source for its kind
-    (:data:`CASE_SOURCES`), else a CT in HU (:func:`simulate_ct`).
+    (:data:`CASE_SOURCES`), else a CT in HU (:func:`simulate_ct`; ``model_seed`` seeds its
+    image-noise model when ``settings.noise`` is ``image``).
     """
     source = _source(case)
     if source is not None:
+        if settings.noise == "image":
+            raise InputError(f"--noise image applies to reconstructed CTs; {case.ct} holds measured projections, "
+                             "which are thinned in the projection domain")
         return source(case, doses, settings, seed, cancel)
-    return simulate_ct(case, doses, settings, seed, cancel, fix_nonfinite)
+    return simulate_ct(case, doses, settings, seed, cancel, fix_nonfinite, model_seed)
 
 
 def simulate_ct(case: Case, doses: Sequence[float], settings, seed: int, cancel=None,
-                fix_nonfinite: bool = False) -> dict:
+                fix_nonfinite: bool = False, model_seed: int = 0) -> dict:
     """A reconstructed CT in HU, checked (:func:`..io.validation.read_ct`), through the projection-domain
-    simulator (the paper's sec. 3.1)."""
+    simulator (the paper's sec. 3.1), or drawn from its image-noise model (:mod:`..simulation.image_noise`,
+    learnt once per case and reconstruction from projection-domain realizations seeded by ``model_seed``)."""
     from LowDoseRobustnessLib.io.validation import read_ct
-    from LowDoseRobustnessLib.simulation.simulate import simulate_dose_series
-    from LowDoseRobustnessLib.study.worker_cache import projector_for
+    from LowDoseRobustnessLib.simulation.image_noise import simulate_realizations
+    from LowDoseRobustnessLib.study.worker_cache import image_noise_model_for, projector_for
 
     volume = read_ct(case.ct, fix_nonfinite, PEAK_MEMORY_BYTES_PER_VOXEL["simulation"], "simulating")
-    return simulate_dose_series(volume, doses, settings, seed, projector_for(volume, settings), cancel=cancel)
+    projector = projector_for(volume, settings)
+    model = image_noise_model_for(case, volume, settings, doses, model_seed, projector, cancel)
+    return simulate_realizations(volume, doses, settings, [seed], projector, model=model, cancel=cancel)[0]
 
 
 def simulate_projections(case: Case, doses: Sequence[float], settings, seed: int, cancel=None) -> dict:

@@ -19,8 +19,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 
 from LowDoseRobustnessLib.contract import (BACKEND_CHOICES, DEFAULT_DOSES, DEFAULT_FAILURE_DICE,
-                                           DEFAULT_INCIDENT_FLUX, GEOMETRIES, NOISE_MODES, RECONSTRUCTIONS,
-                                           REFERENCE_DOSE, StudyLayout)
+                                           GEOMETRIES, INCIDENT_FLUX_AUTO, NOISE_MODES, PEAK_MEMORY_BYTES_PER_VOXEL,
+                                           RECONSTRUCTIONS, REFERENCE_DOSE, StudyLayout, valid_incident_flux)
 from LowDoseRobustnessLib.errors import InputError
 from LowDoseRobustnessLib.study.artifacts import Artifact
 from LowDoseRobustnessLib.study.cases import Case
@@ -31,6 +31,8 @@ GPU_BACKENDS = ("tigre",)
 HEAVY_MODELS = ("totalsegmentator", "nnunet", "monai")
 DEFAULT_GRID = (300, 512, 512)
 """Assumed grid for memory estimates when an input's header cannot be read."""
+IMAGE_NOISE_MODEL = -1
+"""The realization index whose :func:`noise_seed` seeds a case's image-noise model (no draw has it)."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ class StudySettings:
 
     geometry: str = "clinical"
     backend: str = "auto"
-    incident_flux: float = DEFAULT_INCIDENT_FLUX
+    incident_flux: float | str = INCIDENT_FLUX_AUTO
+    """I0 of every case, or ``auto``: each case's I0 fitted to its own noise (:data:`..contract.INCIDENT_FLUX_AUTO`)."""
     electronic_noise_sd: float = 0.0
     noise: str = "projection"
     seed: int = 0
@@ -53,8 +56,9 @@ class StudySettings:
             raise InputError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKEND_CHOICES)}")
         if self.noise not in NOISE_MODES:
             raise InputError(f"unknown noise mode {self.noise!r}; choose one of {', '.join(NOISE_MODES)}")
-        if not (math.isfinite(self.incident_flux) and self.incident_flux > 0):
-            raise InputError(f"the incident flux must be a positive number of photons, got {self.incident_flux}")
+        if not valid_incident_flux(self.incident_flux):
+            raise InputError(f"the incident flux must be {INCIDENT_FLUX_AUTO!r} or a positive number of photons, "
+                             f"got {self.incident_flux!r}")
         if not (math.isfinite(self.electronic_noise_sd) and self.electronic_noise_sd >= 0):
             raise InputError(f"the electronic noise must be >= 0 counts, got {self.electronic_noise_sd}")
         if self.seed < 0:
@@ -70,7 +74,7 @@ class StudySettings:
 
     def simulation(self, reconstruction: str, options: dict) -> dict:
         """The simulator's settings (``SimulationSettings`` fields) for one reconstruction."""
-        return dict(geometry=self.geometry, backend=self.backend, incident_flux=float(self.incident_flux),
+        return dict(geometry=self.geometry, backend=self.backend, incident_flux=self.incident_flux,
                     electronic_noise_sd=float(self.electronic_noise_sd), noise=self.noise,
                     reconstruction=reconstruction, reconstruction_options=dict(options))
 
@@ -159,10 +163,12 @@ class _Planner:
                                                dict(volume_recipe, dose=dose, realization=realization, seed=seed))
                                 for dose in doses)
                 task_id = f"simulate {case.name} {reconstruction} r{realization}"
-                tasks.append(Task(task_id, SIMULATE, case, reconstruction, realization, outputs,
-                                  options={"simulation": simulation, "seed": seed,
-                                           "fix_nonfinite": self.settings.fix_nonfinite},
-                                  memory_bytes=_memory(SIMULATE, voxels, projections, matrix, len(doses)),
+                options = {"simulation": simulation, "seed": seed, "fix_nonfinite": self.settings.fix_nonfinite}
+                if self.settings.noise == "image":  # one image-noise model per case, seeded apart from the draws
+                    options["model_seed"] = noise_seed(self.settings.seed, case.name, IMAGE_NOISE_MODEL)
+                tasks.append(Task(task_id, SIMULATE, case, reconstruction, realization, outputs, options=options,
+                                  memory_bytes=_memory(SIMULATE, voxels, projections, matrix, len(doses),
+                                                       image_noise=self.settings.noise == "image"),
                                   resources={"GPU": 1} if self.settings.backend in GPU_BACKENDS else {},
                                   overwrite=self.overwrite))
                 volumes.update({(a.recipe["dose"], realization): (a, task_id) for a in outputs})
@@ -273,7 +279,7 @@ def _grid(case: Case) -> tuple[tuple[int, int, int], tuple[float, float, float]]
 
 
 def _memory(kind: str, voxels: int, projections: int = 0, matrix: int = 0, doses: int = 1,
-            heavy: bool = False) -> int:
+            heavy: bool = False, image_noise: bool = False) -> int:
     """Rough peak bytes of one task.
 
     simulate: line integrals, their variance, noise and a working copy (float32), a volume per
@@ -281,10 +287,13 @@ def _memory(kind: str, voxels: int, projections: int = 0, matrix: int = 0, doses
     512 x 512 x 300 voxels, 720 views and two doses this gives 6.8 GiB, where the README's
     benchmark measured a peak of 6.9 GiB (fitted detector: 1036 columns);
     segment: the network's feature maps (~64 float32 per voxel; nnU-Net, TotalSegmentator and
-    MONAI bring ~3 GiB of their own); compare: a few label and distance arrays.
+    MONAI bring ~3 GiB of their own); compare: a few label and distance arrays. With image noise a
+    simulation also holds its case's image-noise model (``PEAK_MEMORY_BYTES_PER_VOXEL["image_noise_dose"]``
+    per voxel and dose level, the reference included).
     """
     if kind == SIMULATE:
-        return 4 * (4 * projections + (doses + 5) * voxels) + 8 * matrix
+        model = PEAK_MEMORY_BYTES_PER_VOXEL["image_noise_dose"] * (doses + 1) * voxels if image_noise else 0
+        return 4 * (4 * projections + (doses + 5) * voxels) + 8 * matrix + model
     if kind == SEGMENT:
         return 256 * voxels + (3 << 30 if heavy else 256 << 20)
     return 48 * voxels

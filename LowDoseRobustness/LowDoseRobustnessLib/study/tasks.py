@@ -131,7 +131,7 @@ def _simulate(task: Task, cancel) -> None:
     pending = task.pending()
     settings = simulation_settings(task.options["simulation"])
     volumes = simulate_case(task.case, [a.recipe["dose"] for a in pending], settings, task.options["seed"], cancel,
-                            task.options.get("fix_nonfinite", False))
+                            task.options.get("fix_nonfinite", False), task.options.get("model_seed", 0))
     for artifact in pending:
         artifact.open()
         write_volume(volumes[artifact.recipe["dose"]], artifact.path, overwrite=True)

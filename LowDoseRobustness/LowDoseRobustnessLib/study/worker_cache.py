@@ -1,4 +1,5 @@
-"""What a worker process keeps between tasks: the projector of the last grid and the last segmenters.
+"""What a worker process keeps between tasks: the projector of the last grid, the last segmenters and the last
+image-noise model.
 
 Building a projector (system matrices) or loading a model costs more than many tasks that
 use it; tasks of one case run one after another, so a worker keeps the last ones. Kept
@@ -11,6 +12,8 @@ from functools import lru_cache
 PROJECTORS_KEPT = 1
 """Projectors of large grids hold GiBs of matrices: keep only the last one."""
 SEGMENTERS_KEPT = 2
+_image_noise_models: dict = {}
+"""The last case's image-noise model (a mean and an SD map per dose level): (case, settings, doses, seed) -> model."""
 
 
 def projector_for(volume, settings):
@@ -32,3 +35,18 @@ def segmenter_for(spec: str, options: tuple = ()):
     from LowDoseRobustnessLib.segmenters import get_segmenter
 
     return get_segmenter(spec, **dict(options))
+
+
+def image_noise_model_for(case, volume, settings, doses, model_seed: int, projector, cancel=None):
+    """The image-noise model of ``case`` (its CT as ``volume``) at ``doses``, learnt once and reused by the case's
+    other realizations; None in the projection-noise mode."""
+    if settings.noise != "image":
+        return None
+    from LowDoseRobustnessLib.simulation.image_noise import train_image_noise_model
+
+    key = (str(case.ct), repr(settings), tuple(sorted(set(doses) | {1.0})), int(model_seed))
+    if key not in _image_noise_models:
+        _image_noise_models.clear()
+        _image_noise_models[key] = train_image_noise_model(volume, key[2], settings, model_seed, projector=projector,
+                                                           cancel=cancel)
+    return _image_noise_models[key]

@@ -1,5 +1,4 @@
 """Generation: determinism by seed, dropped labels absent, CT noise through the LowDoseRobustness simulator."""
-from dataclasses import replace
 
 import numpy as np
 import pytest
