@@ -21,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parents[2]
+from bench_paths import PATHS
+
 FIRST_RUN_TARGET_S = 300.0
 RERUN_SHARE_TARGET = 0.2
 
@@ -29,7 +30,7 @@ RERUN_SHARE_TARGET = 0.2
 def run_demo(output: Path, cache: Path, geometry: str, workers) -> tuple[float, float]:
     """Wall and CPU seconds of one ``lowdose demo`` process (its progress lines go to a log beside the study)."""
     environment = dict(os.environ, LOWDOSE_MATRIX_CACHE=str(cache), PYTHONPATH=os.pathsep.join(
-        [str(REPOSITORY / "LowDoseRobustness"), str(REPOSITORY / "SyntheticCT"), os.environ.get("PYTHONPATH", "")]))
+        [*map(str, PATHS), os.environ.get("PYTHONPATH", "")]))
     workers_option = [] if workers is None else ["--workers", str(workers)]
     command = [sys.executable, "-c", "import sys; from LowDoseRobustnessLib.cli import main; sys.exit(main())",
                "demo", "-o", str(output), "--geometry", geometry, *workers_option]

@@ -18,14 +18,11 @@ one FBP) and the number of realizations from which the image mode, training incl
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "LowDoseRobustness"), str(ROOT / "Testing" / "support")]
+import bench_paths  # noqa: E402,F401  (first: the repository's packages on sys.path)
 DOSES = (0.25, 0.5)
 
 

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "LowDoseRobustness"), str(ROOT / "Testing" / "support"), str(ROOT / "Testing" / "unit")]
+import bench_paths  # noqa: E402,F401  (first: the repository's packages on sys.path)
 os.environ.setdefault("LOWDOSE_MATRIX_CACHE", "off")
 
 from ctpd_phantom import HelicalScanner, PhantomScan, write_ctpd  # noqa: E402

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import SimpleITK as sitk
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPOSITORY / "LowDoseRobustness"), str(REPOSITORY / "SyntheticCT")]
+from bench_paths import PATHS  # noqa: E402  (first: the repository's packages on sys.path)
 from LowDoseRobustnessLib.contract import PEAK_MEMORY_BYTES_PER_VOXEL, SAMPLE_CT, SAMPLE_LABELS  # noqa: E402
 
 UPSAMPLING = 3
@@ -36,7 +35,7 @@ def upsampled(source: Path, target: Path, interpolator) -> Path:
 
 def peak_bytes(argv: list[str]) -> int:
     """Peak resident memory of ``lowdose ARGV`` in a fresh process."""
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path[:2])}
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(str(path) for path in PATHS)}
     process = subprocess.Popen([sys.executable, "-m", "LowDoseRobustnessLib.cli", *argv], env=environment,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)

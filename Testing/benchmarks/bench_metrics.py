@@ -18,13 +18,12 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "LowDoseRobustness"))
+import bench_paths  # noqa: E402,F401  (first: the repository's packages on sys.path)
 
 from LowDoseRobustnessLib.io.volumes import read_volume  # noqa: E402
 from LowDoseRobustnessLib.evaluation.metrics import compare_label_maps  # noqa: E402

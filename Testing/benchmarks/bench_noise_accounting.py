@@ -14,10 +14,8 @@ import argparse
 import sys
 import time
 import warnings
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "LowDoseRobustness"), str(ROOT / "Testing" / "support")]
+import bench_paths  # noqa: E402,F401  (first: the repository's packages on sys.path)
 
 import numpy as np  # noqa: E402
 

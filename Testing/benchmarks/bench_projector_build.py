@@ -16,6 +16,8 @@ import time
 
 import numpy as np
 
+import bench_paths  # noqa: F401  (the repository's packages on sys.path)
+
 GRID, PIXEL_MM, VIEWS = (512, 512), 0.7, 720
 
 

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import uniform_filter, zoom
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "LowDoseRobustness"), str(ROOT / "Testing" / "support")]
+from bench_paths import REPOSITORY as ROOT  # noqa: E402  (first: the repository's packages on sys.path)
 
 from LowDoseRobustnessLib.simulation.attenuation import hu_to_mu, mu_to_hu  # noqa: E402
 from LowDoseRobustnessLib.simulation.dose import line_integral_noise, mean_counts  # noqa: E402

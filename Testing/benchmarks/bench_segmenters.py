@@ -15,8 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parents[1] / "LowDoseRobustness"), str(HERE.parent / "unit")]
+import bench_paths  # noqa: E402,F401  (first: the repository's packages on sys.path)
 from LowDoseRobustnessLib.io.volumes import read_volume  # noqa: E402
 from LowDoseRobustnessLib.segmenters import get_segmenter  # noqa: E402
 from segmenter_fixtures import EXAMPLES, TINY_MONAI_UNET, TINY_NNUNET, offline_totalsegmentator  # noqa: E402

@@ -26,6 +26,8 @@ import time
 
 import numpy as np
 
+import bench_paths  # noqa: F401  (the repository's packages on sys.path)
+
 CASES = {"small": dict(shape=(64, 256, 256), spacing=1.4, views=360),
          "large": dict(shape=(300, 512, 512), spacing=0.7, views=720)}
 TARGET_FIRST_RUN_S = {"large": 60.0}

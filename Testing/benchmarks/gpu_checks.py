@@ -2,7 +2,7 @@
 
 Run where TIGRE is built and torch sees CUDA:
 
-    PYTHONPATH=LowDoseRobustness:SyntheticCT:Testing/support python Testing/benchmarks/gpu_checks.py
+    PYTHONPATH=$TIGRE:$TIGRE/Python python Testing/benchmarks/gpu_checks.py   # TIGRE built in place in $TIGRE
 
 Each check prints one line (``ok`` or ``FAIL`` and its numbers); a failing check does not stop
 the others. The reference of every comparison is the CPU path of this package:
@@ -23,6 +23,8 @@ import time
 import traceback
 
 import numpy as np
+
+import bench_paths  # noqa: F401  (the repository's packages on sys.path)
 
 RESULTS: list[str] = []
 

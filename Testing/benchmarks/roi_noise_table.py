@@ -10,10 +10,8 @@ mean - FBP ram-lak ROI mean on the same data; RMSE against the full-dose FBP.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "LowDoseRobustness"), str(ROOT / "Testing" / "unit"), str(ROOT / "Testing" / "support")]
+import bench_paths  # noqa: E402,F401  (first: the repository's packages on sys.path)
 
 from phantoms import water_phantom  # noqa: E402
 from reconstruction_scans import real_ct_volume, simulate_scan  # noqa: E402
