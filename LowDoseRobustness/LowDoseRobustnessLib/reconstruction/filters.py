@@ -36,7 +36,8 @@ pixels away: a 3 HU SD pattern on noiseless water inside a body outline (1.4 HU 
 class Kernel:
     """A reconstruction kernel: W(f) = prod(named windows) exp(-a x^2 - b x^4), x = f / f_c, zero above f_c.
 
-    ``cutoff_per_mm`` None puts f_c at the Nyquist frequency of the reconstruction grid.
+    ``cutoff_per_mm`` None puts f_c at the Nyquist frequency of the reconstruction grid. ``ram-lak`` is the
+    window 1 and is dropped from ``windows``, so equal kernels compare equal (``as_kernel("ram-lak") == Kernel()``).
     """
 
     windows: tuple[str, ...] = ()
@@ -47,13 +48,14 @@ class Kernel:
         unknown = [name for name in self.windows if name not in FBP_FILTERS]
         if unknown:
             raise InputError(f"unknown FBP filter {unknown[0]!r}; choose one of {', '.join(FBP_FILTERS)}")
+        object.__setattr__(self, "windows", tuple(name for name in self.windows if name != "ram-lak"))
         if self.cutoff_per_mm is not None and not self.cutoff_per_mm > 0:
             raise InputError(f"the filter cutoff must be a positive frequency in 1/mm, got {self.cutoff_per_mm}")
 
     def __mul__(self, other: "Kernel") -> "Kernel":
         """Both kernels applied one after the other (windows multiply; the lower cutoff wins)."""
         cutoffs = [c for c in (self.cutoff_per_mm, other.cutoff_per_mm) if c is not None]
-        return Kernel(tuple(w for w in self.windows + other.windows if w != "ram-lak"),
+        return Kernel(self.windows + other.windows,
                       (self.roll_off[0] + other.roll_off[0], self.roll_off[1] + other.roll_off[1]),
                       min(cutoffs) if cutoffs else None)
 
@@ -70,7 +72,7 @@ class Kernel:
         return np.where(x <= 1.0, response, 0.0)
 
     def describe(self) -> str:
-        parts = [name for name in self.windows if name != "ram-lak"] or ["ram-lak"]
+        parts = list(self.windows) or ["ram-lak"]
         if any(self.roll_off):
             parts.append("exp(-{:.3g} x^2 - {:.3g} x^4)".format(*self.roll_off))
         if self.cutoff_per_mm is not None:

@@ -82,28 +82,34 @@ def simulate_dose_series(volume: Volume, dose_fractions: Sequence[float], settin
     steps.step(_describe(input_noise, kernel, flux))
     after_fbp = getattr(reconstruct, "after_fbp", False)
     fbp_based = after_fbp is not False
-    signal = projector.reconstruct_fbp(line_integrals, filter_name=output_filter) if fbp_based or noisy_input else None
+    # FBP is linear: a noise-free input whose noise takes the output's kernel gets FBP(p + noise), one FBP per dose
+    one_fbp = fbp_based and not noisy_input and kernel * output_filter == output_filter
+    signal = (projector.reconstruct_fbp(line_integrals, filter_name=output_filter)
+              if (fbp_based and not one_fbp) or noisy_input else None)
     body, interior = volume.array > -500, body_interior(volume.array, volume.spacing)
     outputs, retained = {}, []
     for dose in doses:
         noise = line_integral_noise(line_integrals, dose * flux, _dose_rng(seed, dose), settings.electronic_noise_sd,
                                     settings.low_signal)
         noise_image = (projector.reconstruct_fbp(noise, filter_name=kernel * output_filter)
-                       if fbp_based or (noisy_input and not retained) else None)
+                       if (fbp_based and not one_fbp) or (noisy_input and not retained) else None)
         if noisy_input and not retained:  # the 100 % dose comes first: its noise is the reference
             retained = _retained_noise(signal, noise_image, input_noise, interior, volume.spacing)
-        if fbp_based:
+        if one_fbp:
+            mu = projector.reconstruct_fbp(line_integrals + noise, filter_name=output_filter)
+        elif fbp_based:
             shortfall = Shortfall()
             mu = by_slabs(partial(add_dose_noise, spacing_mm=volume.spacing, shortfall=shortfall),
                           signal, noise_image, body, *retained[:-1])
             if not (settings.fitted_flux and dose == 1.0):  # a fitted I0 keeps the input's noise at 100 % by design
                 shortfall.warn(dose)
-            mu = after_fbp(mu, **options) if after_fbp else mu
         else:
             if retained:
                 noise *= per_ray_gain(projector, sum(retained[:-1]), retained[-1], body, dose)
             counts = mean_counts(line_integrals, dose * flux) if getattr(reconstruct, "uses_counts", True) else None
             mu = reconstruct(line_integrals + noise, projector, counts=counts, **settings.reconstruction_options)
+        if after_fbp:
+            mu = after_fbp(mu, **options)
         outputs[dose] = volume.with_array(mu_to_hu(mu, settings.mu_water_per_mm))
         steps.step(f"reconstructed {dose:.0%} dose")
     return outputs
