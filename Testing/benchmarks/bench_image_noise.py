@@ -72,7 +72,8 @@ def run_case(name: str, repeats: int) -> None:
     image = timed(image_series, repeats)
     one_draw = timed(lambda: model.noise(DOSES[0], 999), repeats)
     print(f"\n{title}; clinical geometry, doses {', '.join(f'{d:.0%}' for d in DOSES)} + 100 % reference")
-    print(f"  projector build (not counted): {build:.1f} s; {model.filters.shape[0]} basis filters")
+    print(f"  projector build (not counted): {build:.1f} s; basis filters per dose: "
+          f"{'/'.join(str(filters.shape[0]) for filters in model.filters)}")
     print("  | step | wall s | CPU s |\n  |---|---|---|")
     rows = {"projection domain, one realization (dose series)": projection, "one FBP of the volume": fbp,
             f"training (K = {DEFAULT_TRAINING_REALIZATIONS} projection-domain realizations + fit)": training,

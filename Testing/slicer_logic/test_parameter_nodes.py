@@ -52,7 +52,8 @@ def test_lowdose_parameters_are_set_read_back_and_checked(slicer_app):
     ct = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "ct")
     truth = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "truth")
     values = dict(inputVolume=ct, groundTruth=truth, dose20=False, dose60=True, otherDoses="5, 10",
-                  reconstructions="fbp, cnn", seed=7, incidentFlux=2.5e5, geometry="fast", backend="cpu",
+                  reconstructions="fbp, cnn", seed=7, fitIncidentFlux=False, incidentFlux=2.5e5, geometry="fast",
+                  backend="cpu",
                   model="nnunet:/models/liver", outputFolder=pathlib.Path("/data/study"), compareReference=truth,
                   compareTest=truth, compareVolume=ct, showAgreement=True)
     for name, value in values.items():
