@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # LowDoseRobustnessLib, when not installed
 
 from LowDoseRobustnessLib.reconstruction.denoisers.redcnn import DEFAULT_CHECKPOINT, HU_SCALE, RedCnn, denoise_slices  # noqa: E402
+from LowDoseRobustnessLib.contract import DEFAULT_INCIDENT_FLUX  # noqa: E402
 from LowDoseRobustnessLib.errors import SimulationWarning  # noqa: E402
 from LowDoseRobustnessLib.io.volumes import read_volume  # noqa: E402
 from LowDoseRobustnessLib.simulation.simulate import SimulationSettings, make_projector, simulate_dose_series  # noqa: E402
@@ -43,7 +44,7 @@ EVALUATION_LABELS = {"liver": 5, "spleen": 1}
 
 def simulated_pairs(volume: Volume, doses: list[float], seeds: list[int], geometry: str) -> list[tuple]:
     """(dose-d HU, full-dose HU) volume pairs from the simulator, one per dose and seed."""
-    settings = SimulationSettings(geometry=geometry, kernel=NOISE_KERNEL)
+    settings = SimulationSettings(geometry=geometry, kernel=NOISE_KERNEL, incident_flux=DEFAULT_INCIDENT_FLUX)
     projector = make_projector(volume, settings)
     pairs = []
     for seed in seeds:
@@ -96,7 +97,8 @@ def evaluate(network: RedCnn, volume: Volume, labels: np.ndarray, dose: float, g
     """Noise SD in eroded organ ROIs and RMSE vs the full-dose reconstruction, FBP vs FBP + CNN."""
     from scipy.ndimage import binary_erosion
 
-    series = simulate_dose_series(volume, [dose], SimulationSettings(geometry=geometry, kernel=NOISE_KERNEL), seed)
+    settings = SimulationSettings(geometry=geometry, kernel=NOISE_KERNEL, incident_flux=DEFAULT_INCIDENT_FLUX)
+    series = simulate_dose_series(volume, [dose], settings, seed)
     full, low = series[1.0].array, series[dose].array
     denoised = denoise_slices(network, low)
     metrics = {}
@@ -156,7 +158,7 @@ def main(argv=None) -> int:
               "doses": arguments.doses, "noise_seeds": arguments.seeds, "slice_pairs": len(inputs),
               "steps": arguments.steps, "batch": arguments.batch, "patch": arguments.patch,
               "learning_rate": arguments.learning_rate, "seed": arguments.seed, "loss": "MSE on HU/1000",
-              "incident_flux": SimulationSettings().incident_flux,
+              "incident_flux": DEFAULT_INCIDENT_FLUX,
               "reconstruction": f"FBP ram-lak band-limited to the image grid, noise kernel {NOISE_KERNEL}",
               "seconds": {"simulation": round(simulated - started), "training": round(trained - simulated)},
               "held_out_metrics_at_dose_0.2": metrics}

@@ -87,7 +87,8 @@ def body_interior(hu: np.ndarray, spacing_mm) -> np.ndarray:
 
 
 class NoiseSample:
-    """The input's slice differences and this chain's full-dose noise on a sample of slices (HU)."""
+    """The input's slice differences and this chain's full-dose noise on a sample of slices (HU), at the settings'
+    I0 (:attr:`.settings.SimulationSettings.trial_incident_flux` when it is to be fitted)."""
 
     def __init__(self, volume: Volume, settings: SimulationSettings, seed: int = 0,
                  slices: Optional[np.ndarray] = None, region: Optional[np.ndarray] = None):
@@ -104,7 +105,7 @@ class NoiseSample:
         self.differences = slice_differences(volume.array, self.slices)
         self.projector = make_projector(sample, settings)
         line_integrals = self.projector.forward_project(hu_to_mu(sample.array, settings.mu_water_per_mm))
-        self.line_integral_noise = line_integral_noise(line_integrals, settings.incident_flux,
+        self.line_integral_noise = line_integral_noise(line_integrals, settings.trial_incident_flux,
                                                        np.random.default_rng([int(seed), 7]),
                                                        settings.electronic_noise_sd, settings.low_signal)
         self.hu_per_mu = np.float32(1000.0 / settings.mu_water_per_mm)
@@ -144,7 +145,7 @@ class NoiseSample:
         scale, noise, _ = self.noise_scale(kernel)
         predicted = float(np.mean(np.square(noise[self.region])))
         return InputNoise(as_kernel(kernel), float(np.sqrt(scale * predicted)), float(np.sqrt(predicted)),
-                          float(self.settings.incident_flux))
+                          self.settings.trial_incident_flux)
 
 
 def calibrated_noise(volume: Volume, roi: tuple[slice, slice, slice], settings: SimulationSettings,

@@ -126,7 +126,7 @@ def _input_noise(volume: Volume, settings: SimulationSettings,
     flux = float(check_incident_flux(settings.trial_incident_flux))
     if settings.input_noise == "none":
         return as_kernel("ram-lak" if settings.kernel == KERNEL_AUTO else settings.kernel), None, flux
-    sample = NoiseSample(volume, with_incident_flux(settings, flux), seed)
+    sample = NoiseSample(volume, settings, seed)
     kernel = sample.fitted_kernel() if settings.kernel == KERNEL_AUTO else as_kernel(settings.kernel)
     input_noise = sample.assess(kernel)
     if settings.fitted_flux and not input_noise.noise_free:
@@ -197,8 +197,7 @@ def calibrate_incident_flux(volume: Volume, roi: tuple[slice, slice, slice],
     I0 = I0' sigma'^2 / sigma^2 (:func:`.input_noise.calibrated_noise`).
     """
     check_finite(volume.array, "the CT")
-    return calibrated_noise(volume, roi, with_incident_flux(settings, settings.trial_incident_flux),
-                            seed).fitted_incident_flux
+    return calibrated_noise(volume, roi, settings, seed).fitted_incident_flux
 
 
 def with_incident_flux(settings: SimulationSettings, incident_flux: float) -> SimulationSettings:
