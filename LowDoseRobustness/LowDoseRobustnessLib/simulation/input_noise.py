@@ -71,7 +71,7 @@ class InputNoise:
         return (f"the input's noise (SD {self.measured_sd_hu:.1f} HU in the body) is {ratio:.2g} x what I0 = "
                 f"{self.incident_flux:.3g} with the {self.kernel.describe()} kernel predicts "
                 f"({self.predicted_sd_hu:.1f} HU); I0 = {self.fitted_incident_flux:.3g} would fit "
-                "(--incident-flux, or --calibrate-roi on uniform tissue)")
+                "(--incident-flux auto fits it; or --calibrate-roi on uniform tissue)")
 
 
 def sample_slices(n_slices: int, count: int = SAMPLE_SLICES) -> np.ndarray:

@@ -73,7 +73,7 @@ class Shortfall:
             warnings.warn(SimulationWarning(
                 f"the input is noisier than a {dose:.0%}-dose scan in {self.noisier / self.body:.0%} of the body "
                 f"(median {np.sqrt(np.median(self.excess)):.2f} x the SD there, in some frequency band), which keeps "
-                "the input's noise: a lower I0 (--incident-flux or --calibrate-roi) or a smoother --kernel would "
+                "the input's noise: a lower I0 (--incident-flux auto or --calibrate-roi) or a smoother --kernel would "
                 "match it, or, if the geometry has too few views for the grid, more views"), stacklevel=3)
 
 

@@ -79,7 +79,7 @@ def simulate_dose_series(volume: Volume, dose_fractions: Sequence[float], settin
     output_filter = as_kernel(options.pop("filter_name", "ram-lak"))
     kernel, input_noise, flux = _input_noise(volume, settings, seed)
     noisy_input = input_noise is not None and not input_noise.noise_free
-    steps.step(_describe(input_noise, kernel, flux))
+    steps.step(_describe(input_noise, kernel, flux, settings.fitted_flux and noisy_input))
     after_fbp = getattr(reconstruct, "after_fbp", False)
     fbp_based = after_fbp is not False
     # FBP is linear: a noise-free input whose noise takes the output's kernel gets FBP(p + noise), one FBP per dose
@@ -156,9 +156,12 @@ def _retained_noise(signal: np.ndarray, reference: np.ndarray, input_noise: Inpu
     return retained
 
 
-def _describe(input_noise: Optional[InputNoise], kernel: Kernel, flux: float) -> str:
+def _describe(input_noise: Optional[InputNoise], kernel: Kernel, flux: float, fitted: bool) -> str:
     if input_noise is None or input_noise.noise_free:
         return f"noise-free input; I0 = {flux:.3g}, noise kernel {kernel.describe()}"
+    if fitted:
+        return (f"input noise {input_noise.measured_sd_hu:.1f} HU; I0 fitted to it: {flux:.3g}; "
+                f"kernel {kernel.describe()}")
     return (f"input noise {input_noise.measured_sd_hu:.1f} HU (this chain at I0 = {flux:.3g}: "
             f"{input_noise.predicted_sd_hu:.1f} HU), kernel {kernel.describe()}")
 
