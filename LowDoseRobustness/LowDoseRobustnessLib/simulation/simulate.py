@@ -86,7 +86,7 @@ def simulate_dose_series(volume: Volume, dose_fractions: Sequence[float], settin
     one_fbp = fbp_based and not noisy_input and kernel * output_filter == output_filter
     signal = (projector.reconstruct_fbp(line_integrals, filter_name=output_filter)
               if (fbp_based and not one_fbp) or noisy_input else None)
-    body, interior = volume.array > -500, body_interior(volume.array, volume.spacing)
+    body = volume.array > -500
     outputs, retained = {}, []
     for dose in doses:
         noise = line_integral_noise(line_integrals, dose * flux, _dose_rng(seed, dose), settings.electronic_noise_sd,
@@ -94,7 +94,8 @@ def simulate_dose_series(volume: Volume, dose_fractions: Sequence[float], settin
         noise_image = (projector.reconstruct_fbp(noise, filter_name=kernel * output_filter)
                        if (fbp_based and not one_fbp) or (noisy_input and not retained) else None)
         if noisy_input and not retained:  # the 100 % dose comes first: its noise is the reference
-            retained = _retained_noise(signal, noise_image, input_noise, interior, volume.spacing)
+            retained = _retained_noise(signal, noise_image, input_noise, body_interior(volume.array, volume.spacing),
+                                       volume.spacing)
         if one_fbp:
             mu = projector.reconstruct_fbp(line_integrals + noise, filter_name=output_filter)
         elif fbp_based:
