@@ -124,7 +124,7 @@ def _input_noise(volume: Volume, settings: SimulationSettings,
     a noise-free input keeps the trial I0 (:data:`.contract.DEFAULT_INCIDENT_FLUX`). A given I0
     that does not fit the input's noise gives a warning naming the one that would.
     """
-    flux = float(check_incident_flux(settings.trial_incident_flux))
+    flux = settings.trial_incident_flux  # checked by the settings
     if settings.input_noise == "none":
         return as_kernel("ram-lak" if settings.kernel == KERNEL_AUTO else settings.kernel), None, flux
     sample = NoiseSample(volume, settings, seed)

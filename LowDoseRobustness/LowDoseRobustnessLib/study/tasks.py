@@ -107,7 +107,7 @@ def torch_threads(threads: Optional[int]) -> Iterator[None]:
 
 
 def simulation_settings(options: dict):
-    """:class:`.simulate.SimulationSettings` from a task's ``simulation`` options (``noise`` passed through)."""
+    """:class:`.simulate.SimulationSettings` from a task's ``simulation`` options."""
     from dataclasses import fields
 
     from LowDoseRobustnessLib.errors import InputError
@@ -115,8 +115,6 @@ def simulation_settings(options: dict):
 
     values = dict(options)
     accepted = {f.name for f in fields(SimulationSettings)}
-    if values.get("noise") == "projection" and "noise" not in accepted:
-        del values["noise"]  # the simulator's only mode
     unknown = sorted(set(values) - accepted)
     if unknown:
         raise InputError(f"this simulator has no setting {', '.join(unknown)} "
